@@ -1,0 +1,1 @@
+"""The Dagster layer over the lake protocol: resources, the IO manager, lineage scopes."""

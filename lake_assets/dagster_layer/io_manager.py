@@ -1,0 +1,163 @@
+"""The gzip-CSV IO manager: assets keyed `[repo, branch]`, one object per daily partition,
+published through the lake protocol so every materialization writes `latest` and lineage."""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetKey,
+    ConfigurableIOManager,
+    DataVersion,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    ResourceDependency,
+)
+
+from lake_assets.dagster_layer.resources import LakeResource
+from lake_assets.dagster_layer.scope import step_scope
+from lake_assets.lake import DatasetId, GrosRef, Lake, LakeError, TagKind, codec, lineage
+from lake_assets.lake import columns as colspec
+from lake_assets.lake.uri import parse_uri
+
+URI_METADATA_KEY = "gros_uri"
+"""Input metadata naming the `gros://` URI (with its tag) a dataset reads an upstream by."""
+
+
+def dataset_of(key: AssetKey) -> DatasetId:
+    if len(key.path) != 2:
+        raise LakeError(
+            f"asset {key.to_user_string()} is not a lake dataset: its key must be [repo, branch]"
+        )
+    return DatasetId(*key.path)
+
+
+def ref_metadata(ref: GrosRef) -> dict[str, Any]:
+    """What a materialization (or observation) of one version shows in the UI."""
+    meta: dict[str, Any] = {
+        "gros_uri": MetadataValue.text(ref.version_uri),
+        "lake_key": MetadataValue.path(ref.dataset.data_key(ref.date)),
+    }
+    if ref.sha256:
+        meta["sha256"] = MetadataValue.text(ref.sha256)
+    if ref.bytes is not None:
+        meta["bytes"] = MetadataValue.int(ref.bytes)
+    if ref.rows is not None:
+        meta["dagster/row_count"] = MetadataValue.int(ref.rows)
+    return meta
+
+
+class LakeIOManager(ConfigurableIOManager):
+    """Stores each daily partition at `asset/{repo}/{branch}/data/{DATE}.csv.gz`.
+
+    An output is a DataFrame for one partition, or a `{date: DataFrame}` dict for a partition
+    range (a multi-run backfill batch). Inputs load one DataFrame per partition, a dict for
+    several, or the version the input's `gros_uri` tag names (`latest`, a date, an index)."""
+
+    lake: ResourceDependency[LakeResource]
+
+    def _lake(self) -> Lake:
+        return self.lake.get_lake()
+
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame | Mapping[str, Any]) -> None:
+        if obj is None:
+            return
+        dataset = dataset_of(context.asset_key)
+        if not context.has_asset_partitions:
+            raise LakeError(f"{dataset} is not partitioned: every lake dataset is daily")
+        dates = list(context.asset_partition_keys)
+        frames = _frames_by_date(dataset, dates, obj)
+        step = context.step_context
+        scope = step_scope(step)
+        reads = lineage.reads(scope)
+        lake = self._lake()
+        published: list[GrosRef] = []
+        for date, df in frames.items():
+            ups = lineage.upstreams_for(date, reads)
+            ref = lake.publish_encoded(
+                codec.encode(df),
+                dataset,
+                date,
+                upstreams=ups,
+                producer=_producer(context),
+                columns=colspec.describe(df),
+            )
+            published.append(ref)
+            if len(frames) > 1:
+                step.add_asset_metadata(
+                    _version_metadata(ref, ups), asset_key=context.asset_key, partition_key=date
+                )
+        lineage.forget(scope)
+        if len(published) == 1:
+            ref = published[0]
+            context.add_output_metadata(
+                _version_metadata(ref, lineage.upstreams_for(ref.date, reads))
+            )
+            step.set_data_version(context.asset_key, DataVersion(ref.sha256 or ""))
+        else:
+            context.add_output_metadata({"partitions_published": len(published)})
+        context.log.info(
+            f"published {', '.join(r.version_uri for r in published)} to {lake.store.url}"
+        )
+
+    def load_input(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
+        dataset = dataset_of(context.asset_key)
+        declared = (context.definition_metadata or {}).get(URI_METADATA_KEY)
+        uri = parse_uri(declared) if declared else parse_uri(f"gros://{dataset}")
+        lake = self._lake()
+        scope = step_scope(context.step_context)
+        if uri.kind is not TagKind.NONE:
+            return lake.read(uri, scope=scope)
+        if context.has_asset_partitions:
+            keys = list(context.asset_partition_keys)
+        elif context.has_partition_key:
+            keys = [context.partition_key]
+        else:
+            return lake.read(uri, scope=scope)
+        loaded = {key: lake.read(uri, partition=key, scope=scope) for key in keys}
+        return loaded[keys[0]] if len(keys) == 1 else loaded
+
+
+def _frames_by_date(dataset: DatasetId, dates: list[str], obj: Any) -> dict[str, pd.DataFrame]:
+    if isinstance(obj, pd.DataFrame):
+        if len(dates) != 1:
+            raise LakeError(
+                f"{dataset}: a run over {len(dates)} partitions ({dates[0]}..{dates[-1]}) must "
+                "return a {date: DataFrame} dict, one frame per partition"
+            )
+        return {dates[0]: obj}
+    if isinstance(obj, Mapping):
+        missing = sorted(set(dates) - set(obj))
+        extra = sorted(set(obj) - set(dates))
+        if missing or extra:
+            raise LakeError(
+                f"{dataset}: the returned dict must hold exactly the run's partitions; "
+                f"missing {missing[:5]}, unexpected {extra[:5]}"
+            )
+        return {d: obj[d] for d in dates}
+    raise LakeError(f"{dataset}: an asset returns a DataFrame, not {type(obj).__name__}")
+
+
+def _version_metadata(ref: GrosRef, upstreams: list[GrosRef]) -> dict[str, Any]:
+    return {
+        **ref_metadata(ref),
+        "upstreams": MetadataValue.json([json.loads(u.to_json()) for u in upstreams]),
+    }
+
+
+def _producer(context: OutputContext) -> dict[str, Any]:
+    step = context.step_context
+    assets_def = step.job_def.asset_layer.get(context.asset_key)
+    compute_fn = getattr(step.op_def, "compute_fn", None)
+    fn = getattr(compute_fn, "decorated_fn", None) or getattr(compute_fn, "fn", None)
+    return {
+        "asset_key": context.asset_key.path,
+        "run_id": context.run_id,
+        "function": f"{fn.__module__}.{fn.__qualname__}" if fn else step.op_def.name,
+        "parameters": dict(step.op_config or {}) if step.op_config else None,
+        "code_version": assets_def.code_version,
+        "partitions": list(context.asset_partition_keys),
+        "tags": {k: v for k, v in step.dagster_run.tags.items() if k.startswith("dagster/")},
+    }

@@ -1,0 +1,35 @@
+"""The lake protocol of GROS_SPEC.md: names, keys, refs, URIs, stores and publishing.
+
+Independent of Dagster, so notebooks and other teams' jobs use it with nothing else.
+"""
+
+from lake_assets.lake.errors import (
+    CorruptObject,
+    InvalidName,
+    InvalidUri,
+    LakeError,
+    NotFound,
+    PublishConflict,
+    StoreUnavailable,
+)
+from lake_assets.lake.keys import DatasetId
+from lake_assets.lake.lake import Lake
+from lake_assets.lake.refs import GrosRef, ProductionRecord
+from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
+
+__all__ = [
+    "CorruptObject",
+    "DatasetId",
+    "GrosRef",
+    "GrosUri",
+    "InvalidName",
+    "InvalidUri",
+    "Lake",
+    "LakeError",
+    "NotFound",
+    "ProductionRecord",
+    "PublishConflict",
+    "StoreUnavailable",
+    "TagKind",
+    "parse_uri",
+]

@@ -1,0 +1,106 @@
+"""What a lake holds: its datasets and their versions, found by listing the store alone, so
+datasets written by any producer (Dagster, a CI job, plain boto3) show up alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from lake_assets.lake.errors import NotFound
+from lake_assets.lake.keys import DatasetId, dataset_of_prefix, date_of_data_key
+from lake_assets.lake.lake import Lake
+from lake_assets.lake.names import quote_name, validate_branch, validate_repo
+
+SCHEME = "gros://"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One data object: the DATE it holds and its size in the store."""
+
+    date: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    dataset: DatasetId
+    versions: tuple[Version, ...]
+
+    @property
+    def dates(self) -> list[str]:
+        return [v.date for v in self.versions]
+
+    @property
+    def newest(self) -> str | None:
+        return self.versions[-1].date if self.versions else None
+
+    @property
+    def bytes(self) -> int:
+        return sum(v.bytes for v in self.versions)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """`REPO[/BRANCH]` as typed on a command line (a `gros://` prefix is allowed)."""
+
+    repo: str | None = None
+    branch: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> Selection:
+        """Split on the first `/` (branches may contain more); validate both names."""
+        if not text:
+            return cls()
+        body = text.removeprefix(SCHEME).rstrip("/")
+        repo, sep, branch = body.partition("/")
+        validate_repo(repo)
+        if sep:
+            validate_branch(branch)
+            return cls(repo, branch)
+        return cls(repo)
+
+    def __str__(self) -> str:
+        if self.repo is None:
+            return "the whole lake"
+        return self.repo if self.branch is None else f"{self.repo}/{self.branch}"
+
+
+def datasets(lake: Lake, selection: Selection = Selection()) -> list[DatasetId]:
+    """The datasets under `asset/` that `selection` names, sorted; NotFound when it names a
+    repo or dataset the lake does not hold (the message lists what it does hold)."""
+    store = lake.store
+    if selection.repo is not None and selection.branch is not None:
+        ds = DatasetId(selection.repo, selection.branch)
+        if not store.list_dirs(ds.asset_prefix):
+            branches = ", ".join(str(d.branch) for d in _branches(lake, selection.repo)) or "none"
+            raise NotFound(
+                f"dataset {ds} does not exist in {store.url} (branches of {ds.repo}: {branches})"
+            )
+        return [ds]
+    if selection.repo is not None:
+        found = _branches(lake, selection.repo)
+        if not found:
+            raise NotFound(f"repo {selection.repo!r} has no datasets in {store.url}")
+        return found
+    found = []
+    for repo_part in store.list_dirs("asset/"):
+        for branch_part in store.list_dirs(f"asset/{repo_part}/"):
+            if (ds := dataset_of_prefix(repo_part, branch_part)) is not None:
+                found.append(ds)
+    return sorted(found)
+
+
+def _branches(lake: Lake, repo: str) -> list[DatasetId]:
+    parts = lake.store.list_dirs(f"asset/{quote_name(repo)}/")
+    return sorted(DatasetId(repo, unquote(b)) for b in parts if dataset_of_prefix(repo, b))
+
+
+def summary(lake: Lake, dataset: DatasetId) -> DatasetSummary:
+    """Versions and sizes from one listing of the dataset's `data/` prefix."""
+    versions = []
+    for info in lake.store.list(dataset.data_prefix):
+        nested = "/" in info.key[len(dataset.data_prefix) :]
+        if not nested and (date := date_of_data_key(info.key)) is not None:
+            versions.append(Version(date, info.size))
+    return DatasetSummary(dataset, tuple(sorted(versions, key=lambda v: v.date)))

@@ -1,0 +1,31 @@
+"""Errors of the lake protocol: each names the bad value and the rule it broke."""
+
+from __future__ import annotations
+
+
+class LakeError(Exception):
+    """Base of every error the lake raises on purpose."""
+
+
+class InvalidName(LakeError, ValueError):
+    """A repo, branch or date that breaks GROS_SPEC §2 (raised before any I/O)."""
+
+
+class InvalidUri(LakeError, ValueError):
+    """A `gros://` URI that does not follow GROS_SPEC §4's grammar."""
+
+
+class NotFound(LakeError, FileNotFoundError):
+    """A dataset, date or index that does not exist in the lake."""
+
+
+class CorruptObject(LakeError):
+    """An object exists but its content breaks the contract (bad JSON, not gzip, not CSV)."""
+
+
+class StoreUnavailable(LakeError, ConnectionError):
+    """The store cannot be reached (dead endpoint, missing bucket, denied access)."""
+
+
+class PublishConflict(LakeError):
+    """A conditional write lost too many races in a row."""

@@ -1,0 +1,85 @@
+"""Object keys of GROS_SPEC §3, relative to the lake root."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from lake_assets.lake.names import quote_name, validate_branch, validate_date, validate_repo
+
+DATA_SUFFIX = ".csv.gz"
+_DATA_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv\.gz")
+
+
+@dataclass(frozen=True, order=True)
+class DatasetId:
+    """A dataset: `(repo, branch)`, validated on construction."""
+
+    repo: str
+    branch: str
+
+    def __post_init__(self) -> None:
+        validate_repo(self.repo)
+        validate_branch(self.branch)
+
+    def __str__(self) -> str:
+        return f"{self.repo}/{self.branch}"
+
+    @property
+    def asset_prefix(self) -> str:
+        return f"asset/{quote_name(self.repo)}/{quote_name(self.branch)}/"
+
+    @property
+    def dependency_prefix(self) -> str:
+        return f"dependency/{quote_name(self.repo)}/{quote_name(self.branch)}/"
+
+    @property
+    def data_prefix(self) -> str:
+        return f"{self.asset_prefix}data/"
+
+    def data_key(self, date: str) -> str:
+        return f"{self.data_prefix}{validate_date(date)}{DATA_SUFFIX}"
+
+    @property
+    def latest_key(self) -> str:
+        return f"{self.asset_prefix}metadata/latest"
+
+    @property
+    def downstreams_prefix(self) -> str:
+        return f"{self.dependency_prefix}downstreams/"
+
+    def registration_key(self, downstream: DatasetId) -> str:
+        """Where this upstream lists `downstream` as a consumer (with the tag it reads by)."""
+        return f"{self.downstreams_prefix}{quote_name(str(downstream))}"
+
+    def audit_prefix(self, date: str) -> str:
+        return f"{self.dependency_prefix}{validate_date(date)}/downstreams/"
+
+    def audit_key(self, date: str, downstream: DatasetId) -> str:
+        """Where version `date` of this dataset records a downstream version that read it."""
+        return f"{self.audit_prefix(date)}{quote_name(str(downstream))}"
+
+    def record_key(self, date: str) -> str:
+        """The production record of version `date`: its ref, upstreams and producer."""
+        date = validate_date(date)
+        return f"{self.dependency_prefix}{date}/metadata/{date}.json"
+
+
+def date_of_data_key(name: str) -> str | None:
+    """The DATE of a data object's file name, or None for anything else under `data/`."""
+    m = _DATA_NAME.fullmatch(name.rsplit("/", 1)[-1])
+    if not m:
+        return None
+    try:
+        return validate_date(m.group(1))
+    except ValueError:
+        return None
+
+
+def dataset_of_prefix(repo_part: str, branch_part: str) -> DatasetId | None:
+    """The dataset named by two quoted key segments, or None when they are not valid names."""
+    try:
+        return DatasetId(unquote(repo_part), unquote(branch_part))
+    except ValueError:
+        return None

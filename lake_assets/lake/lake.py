@@ -1,0 +1,300 @@
+"""The lake: publishing, resolving and reading versions by GROS_SPEC §3 and §4."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from lake_assets.lake import codec, lineage
+from lake_assets.lake import columns as colspec
+from lake_assets.lake.errors import CorruptObject, LakeError, NotFound, PublishConflict
+from lake_assets.lake.keys import DatasetId, date_of_data_key
+from lake_assets.lake.names import validate_date
+from lake_assets.lake.producer import producer as default_producer
+from lake_assets.lake.refs import GrosRef, ProductionRecord, utc_now
+from lake_assets.lake.store import Store, open_store
+from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
+
+SHOWN_DATES = 5
+_CAS_ATTEMPTS = 50
+
+
+class Lake:
+    """One lake root. Every method validates names before touching the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @classmethod
+    def open(cls, url: str | None = None, **storage_options: Any) -> Lake:
+        return cls(open_store(url, **storage_options))
+
+    def __repr__(self) -> str:
+        return f"Lake({self.store.url!r})"
+
+    def dates(self, dataset: DatasetId) -> list[str]:
+        """The DATEs that have a data object, oldest first."""
+        found = (date_of_data_key(o.key) for o in self.store.list(dataset.data_prefix))
+        return sorted(d for d in found if d)
+
+    def latest_pointer(self, dataset: DatasetId) -> tuple[GrosRef, str] | None:
+        """The `latest` object and its version token, or None when there is none."""
+        got = self.store.get_with_info(dataset.latest_key)
+        if got is None:
+            return None
+        data, info = got
+        ref = GrosRef.from_json(data, dataset.latest_key)
+        if ref.dataset != dataset:
+            raise CorruptObject(
+                f"{dataset.latest_key} names {ref.dataset}, not the dataset it belongs to"
+            )
+        return ref, info.etag
+
+    def _no_such(
+        self, what: str, dataset: DatasetId, dates: Sequence[str] | None = None
+    ) -> NotFound:
+        dates = self.dates(dataset) if dates is None else dates
+        if not dates:
+            return NotFound(f"{what}: dataset {dataset} has no data (no {dataset.data_prefix}*)")
+        newest = ", ".join(reversed(dates[-SHOWN_DATES:]))
+        return NotFound(f"{what}; {dataset} has {len(dates)} dates, the newest: {newest}")
+
+    def pick(self, uri: str | GrosUri, partition: str | None = None) -> GrosRef:
+        """The version a URI names, from the pointers alone (no check that the data exists).
+
+        `partition` is the partition being materialized when a dataset reads this URI as a
+        declared upstream: then no tag means that same partition (spec §4's table)."""
+        u = parse_uri(uri) if isinstance(uri, str) else uri
+        ds = u.dataset
+        if u.kind is TagKind.NONE and partition is not None:
+            return GrosRef(repo=ds.repo, branch=ds.branch, date=validate_date(partition))
+        match u.kind:
+            case TagKind.DATE:
+                return GrosRef(repo=ds.repo, branch=ds.branch, date=u.date)
+            case TagKind.INDEX:
+                dates = self.dates(ds)
+                assert u.index is not None
+                if not -len(dates) <= u.index < len(dates):
+                    raise self._no_such(f"index {u.index} is out of range for {ds}", ds, dates)
+                return GrosRef(repo=ds.repo, branch=ds.branch, date=dates[u.index])
+        pointer = self.latest_pointer(ds)
+        if pointer is not None:
+            return pointer[0]
+        dates = self.dates(ds)
+        if not dates:
+            raise self._no_such(f"{u} has nothing to read", ds, dates)
+        return GrosRef(repo=ds.repo, branch=ds.branch, date=dates[-1])
+
+    def resolve(self, uri: str | GrosUri, partition: str | None = None) -> GrosRef:
+        """The version a URI names right now, checked to exist, with what is known of it."""
+        ref = self.pick(uri, partition)
+        ds = ref.dataset
+        info = self.store.head(ds.data_key(ref.date))
+        if info is None:
+            if self.store.head(ds.latest_key) and ref.date == self._latest_date(ds):
+                raise CorruptObject(
+                    f"{ds.latest_key} points at {ref.date} but {ds.data_key(ref.date)} is missing"
+                )
+            raise self._no_such(f"{ds} has no data for {ref.date}", ds)
+        known = ref if ref.sha256 else self._recorded_ref(ds, ref.date) or ref
+        if known.bytes is not None and known.bytes != info.size:
+            known = ref
+        return known.model_copy(update={"uri": ref.version_uri, "bytes": info.size})
+
+    def _latest_date(self, ds: DatasetId) -> str | None:
+        try:
+            pointer = self.latest_pointer(ds)
+        except CorruptObject:
+            return None
+        return pointer[0].date if pointer else None
+
+    def _recorded_ref(self, ds: DatasetId, date: str) -> GrosRef | None:
+        record = self.record(ds, date)
+        return record.gros_ref if record and record.gros_ref.date == date else None
+
+    def record(self, dataset: DatasetId, date: str) -> ProductionRecord | None:
+        key = dataset.record_key(date)
+        try:
+            return ProductionRecord.from_json(self.store.get(key), key)
+        except NotFound:
+            return None
+
+    def fetch(self, ref: GrosRef) -> tuple[bytes, GrosRef]:
+        """The data object of `ref`, and the ref completed with its sha256 and size."""
+        ds = ref.dataset
+        key = ds.data_key(ref.date)
+        try:
+            data = self.store.get(key)
+        except NotFound:
+            if self._latest_date(ds) == ref.date:
+                raise CorruptObject(
+                    f"{ds.latest_key} points at {ref.date} but {key} is missing"
+                ) from None
+            raise self._no_such(f"{ds} has no data for {ref.date}", ds) from None
+        sha = hashlib.sha256(data).hexdigest()
+        same = ref.sha256 == sha
+        return data, GrosRef(
+            repo=ds.repo,
+            branch=ds.branch,
+            date=ref.date,
+            uri=ref.version_uri,
+            sha256=sha,
+            bytes=len(data),
+            rows=ref.rows if same else None,
+            created_at=ref.created_at if same else None,
+        )
+
+    def read(
+        self,
+        uri: str | GrosUri,
+        *,
+        partition: str | None = None,
+        column_types: Mapping[str, pa.DataType] | None = None,
+        scope: Hashable | None = None,
+    ) -> pd.DataFrame:
+        """Read the version a URI names; the read is recorded for lineage (spec §5)."""
+        df, _ = self.read_with_ref(uri, partition=partition, column_types=column_types, scope=scope)
+        return df
+
+    def read_with_ref(
+        self,
+        uri: str | GrosUri,
+        *,
+        partition: str | None = None,
+        column_types: Mapping[str, pa.DataType] | None = None,
+        scope: Hashable | None = None,
+    ) -> tuple[pd.DataFrame, GrosRef]:
+        u = parse_uri(uri) if isinstance(uri, str) else uri
+        data, ref = self.fetch(self.pick(u, partition))
+        if column_types is None:
+            column_types = self._recorded_types(ref)
+        df = codec.decode(data, ref.dataset.data_key(ref.date), column_types)
+        ref = ref.model_copy(update={"rows": len(df)})
+        lineage.record(ref, str(u), scope)
+        return df, ref
+
+    def _recorded_types(self, ref: GrosRef) -> dict[str, pa.DataType]:
+        """The column types of the production record, when it describes these very bytes."""
+        try:
+            record = self.record(ref.dataset, ref.date)
+        except CorruptObject:
+            return {}
+        if record is None or record.gros_ref.sha256 not in (None, ref.sha256):
+            return {}
+        return colspec.column_types(record.columns)
+
+    def publish(
+        self,
+        df: pd.DataFrame,
+        dataset: DatasetId,
+        date: str,
+        *,
+        upstreams: Iterable[GrosRef] | None = None,
+        producer: Mapping[str, Any] | None = None,
+        overwrite: bool = True,
+        scope: Hashable | None = None,
+    ) -> GrosRef:
+        """Publish `df` as version `date`: data object, production record and audit objects,
+        then `latest` (moved only forward). `upstreams=None` takes the reads of the scope."""
+        date = validate_date(date)
+        encoded = codec.encode(df)
+        ups = (
+            lineage.upstreams_for(date, lineage.reads(scope))
+            if upstreams is None
+            else list(upstreams)
+        )
+        return self.publish_encoded(
+            encoded,
+            dataset,
+            date,
+            upstreams=ups,
+            producer=producer,
+            overwrite=overwrite,
+            columns=colspec.describe(df),
+        )
+
+    def publish_encoded(
+        self,
+        encoded: codec.Encoded,
+        dataset: DatasetId,
+        date: str,
+        *,
+        upstreams: Sequence[GrosRef] = (),
+        producer: Mapping[str, Any] | None = None,
+        overwrite: bool = True,
+        columns: list[dict[str, str]] | None = None,
+    ) -> GrosRef:
+        date = validate_date(date)
+        ref = GrosRef(
+            repo=dataset.repo,
+            branch=dataset.branch,
+            date=date,
+            uri=f"gros://{dataset}:{date}",
+            sha256=encoded.sha256,
+            bytes=encoded.size,
+            rows=encoded.rows,
+            created_at=utc_now(),
+        )
+        key = dataset.data_key(date)
+        if overwrite:
+            self.store.put(key, encoded.data)
+        elif not self.store.put_if(key, encoded.data, etag=None):
+            raise LakeError(f"{ref.version_uri} is already published ({key} exists)")
+        record = ProductionRecord(
+            gros_ref=ref,
+            upstreams=list(upstreams),
+            producer=default_producer(**(producer or {})),
+            columns=columns,
+        )
+        self.store.put(dataset.record_key(date), record.to_json())
+        for up in upstreams:
+            self.store.put(up.dataset.audit_key(up.date, dataset), ref.to_json())
+        self.advance_latest(ref)
+        return ref
+
+    def advance_latest(self, ref: GrosRef) -> bool:
+        """Point `latest` at `ref` unless it already holds a newer date. Conditional writes
+        make two racing writers end at the newer date. Returns whether `latest` moved."""
+        ds = ref.dataset
+        for attempt in range(_CAS_ATTEMPTS):
+            got = self.store.get_with_info(ds.latest_key)
+            etag = None
+            if got is not None:
+                data, info = got
+                etag = info.etag
+                try:
+                    current: GrosRef | None = GrosRef.from_json(data, ds.latest_key)
+                except CorruptObject:
+                    current = None
+                if current is not None and current.date > ref.date:
+                    return False
+            if self.store.put_if(ds.latest_key, ref.to_json(), etag=etag):
+                return True
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+        raise PublishConflict(f"gave up moving {ds.latest_key} after {_CAS_ATTEMPTS} races")
+
+    def register_downstream(self, upstream: DatasetId, downstream: GrosRef) -> None:
+        """Keep `upstream`'s registration of a consumer current (with the tag it reads by)."""
+        key = upstream.registration_key(downstream.dataset)
+        data = downstream.to_json()
+        if self.store.get_with_info(key) is None or self.store.get(key) != data:
+            self.store.put(key, data)
+
+    def downstream_versions(self, dataset: DatasetId, date: str) -> list[GrosRef]:
+        """The downstream versions recorded as having read version `date`."""
+        found = []
+        for info in self.store.list(dataset.audit_prefix(date)):
+            found.append(GrosRef.from_json(self.store.get(info.key), info.key))
+        return found
+
+    def registrations(self, dataset: DatasetId) -> list[GrosRef]:
+        found = []
+        for info in self.store.list(dataset.downstreams_prefix):
+            found.append(GrosRef.from_json(self.store.get(info.key), info.key))
+        return found

@@ -1,0 +1,93 @@
+"""Who read what: every dataset version read through the lake is recorded against the
+current scope, so whatever publishes next in that scope lists it as an upstream (spec §5).
+
+A scope is a Dagster step (the Dagster layer installs a resolver), an explicit `scope()` block,
+or else the whole process, as a CI job that reads and then publishes would expect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
+
+from lake_assets.lake.refs import GrosRef
+
+PROCESS_SCOPE = "process"
+
+
+@dataclass(frozen=True)
+class Read:
+    """One read: the version read and the URI (with its tag) it was read by."""
+
+    ref: GrosRef
+    uri: str
+
+
+_explicit: contextvars.ContextVar[Hashable | None] = contextvars.ContextVar(
+    "lake_scope", default=None
+)
+_resolvers: list[Callable[[], Hashable | None]] = []
+_reads: dict[Hashable, list[Read]] = {}
+_lock = threading.Lock()
+
+
+def add_scope_resolver(resolver: Callable[[], Hashable | None]) -> None:
+    """Let an orchestrator name the scope of the code running now (None: not inside one)."""
+    if resolver not in _resolvers:
+        _resolvers.append(resolver)
+
+
+def current_scope() -> Hashable:
+    if (explicit := _explicit.get()) is not None:
+        return explicit
+    for resolver in _resolvers:
+        if (found := resolver()) is not None:
+            return found
+    return PROCESS_SCOPE
+
+
+@contextlib.contextmanager
+def scope(name: Hashable) -> Iterator[None]:
+    """Record the reads inside the block under `name` (and drop them when it ends)."""
+    token = _explicit.set(name)
+    try:
+        yield
+    finally:
+        _explicit.reset(token)
+        forget(name)
+
+
+def record(ref: GrosRef, uri: str, in_scope: Hashable | None = None) -> None:
+    key = current_scope() if in_scope is None else in_scope
+    with _lock:
+        reads = _reads.setdefault(key, [])
+        if all(r.ref != ref or r.uri != uri for r in reads):
+            reads.append(Read(ref, uri))
+
+
+def reads(in_scope: Hashable | None = None) -> list[Read]:
+    with _lock:
+        return list(_reads.get(current_scope() if in_scope is None else in_scope, []))
+
+
+def forget(in_scope: Hashable) -> None:
+    with _lock:
+        _reads.pop(in_scope, None)
+
+
+def upstreams_for(date: str, scope_reads: list[Read]) -> list[GrosRef]:
+    """The upstream versions that made output `date`: an upstream read at `date` itself
+    (partition-aligned) contributes that version only, otherwise every version of it read."""
+    by_dataset: dict[tuple[str, str], list[GrosRef]] = {}
+    for r in scope_reads:
+        by_dataset.setdefault((r.ref.repo, r.ref.branch), []).append(r.ref)
+    chosen: list[GrosRef] = []
+    for refs in by_dataset.values():
+        aligned = [ref for ref in refs if ref.date == date]
+        for ref in aligned or refs:
+            if ref not in chosen:
+                chosen.append(ref)
+    return chosen

@@ -1,0 +1,99 @@
+"""The object store under the lake root: the few operations the protocol needs, with
+conditional writes so the `latest` pointer can be moved without losing a racing writer."""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlparse
+
+from lake_assets.lake.errors import LakeError
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+
+
+class Store(abc.ABC):
+    """A flat key space of immutable-until-replaced objects; every write is atomic."""
+
+    url: str
+
+    @abc.abstractmethod
+    def get(self, key: str) -> bytes:
+        """The whole object; NotFound when it does not exist."""
+
+    @abc.abstractmethod
+    def get_with_info(self, key: str) -> tuple[bytes, ObjectInfo] | None:
+        """The object and the version token to pass to `put_if`, or None when absent."""
+
+    @abc.abstractmethod
+    def open(self, key: str) -> IO[bytes]:
+        """A streaming reader, for callers that need only the head of an object."""
+
+    @abc.abstractmethod
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    @abc.abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Write the whole object; readers see the old object or the new one, never a part."""
+
+    @abc.abstractmethod
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
+        """Write only if the object is still at version `etag` (None: only if it does not
+        exist). Returns False, writing nothing, when another writer got there first."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`, at any depth."""
+
+    @abc.abstractmethod
+    def list_dirs(self, prefix: str) -> list[str]:
+        """The names of the immediate 'directories' under `prefix` (which ends with '/')."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+
+def default_lake_dir() -> Path:
+    """The embedded lake when `LAKE_URL` is unset: one place per user, whatever the working
+    directory, so the web server, daemon, run workers and notebooks all see the same lake."""
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return Path(data_home) / "lake_assets" / "lake"
+
+
+def lake_url() -> str:
+    return os.environ.get("LAKE_URL") or str(default_lake_dir())
+
+
+def open_store(url: str | None = None, **storage_options: object) -> Store:
+    """The store for a lake root: `s3://BUCKET[/PREFIX]`, `file:///ABS/PATH` or a path."""
+    url = url or lake_url()
+    parsed = urlparse(url)
+    if parsed.scheme == "s3":
+        from lake_assets.lake.store_s3 import S3Store
+
+        if not parsed.netloc:
+            raise LakeError(f"invalid lake URL {url!r}: s3:// needs a bucket")
+        return S3Store(parsed.netloc, parsed.path.strip("/"), **storage_options)
+    from lake_assets.lake.store_local import LocalStore
+
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise LakeError(f"invalid lake URL {url!r}: file:// URLs name a local absolute path")
+        return LocalStore(Path(parsed.path))
+    if parsed.scheme and len(parsed.scheme) > 1:
+        raise LakeError(
+            f"unsupported lake URL {url!r}: use s3://BUCKET[/PREFIX], file:///ABS/PATH or a path"
+        )
+    return LocalStore(Path(url).expanduser())

@@ -1,0 +1,122 @@
+"""A lake in a local directory: atomic renames for writes, a directory lock for `put_if`."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from lake_assets.lake.errors import LakeError, NotFound
+from lake_assets.lake.store import ObjectInfo, Store
+
+
+class LocalStore(Store):
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self.url = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).absolute()
+        if (
+            not key
+            or key.startswith("/")
+            or ".." in key.split("/")
+            or self.root not in path.parents
+        ):
+            raise LakeError(f"key {key!r} escapes the lake root {self.root}")
+        return path
+
+    @staticmethod
+    def _info(key: str, st: os.stat_result) -> ObjectInfo:
+        return ObjectInfo(key, st.st_size, f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}")
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(f"{key} does not exist in {self.url}") from None
+
+    def get_with_info(self, key: str) -> tuple[bytes, ObjectInfo] | None:
+        try:
+            with self._path(key).open("rb") as f:
+                return f.read(), self._info(key, os.fstat(f.fileno()))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def open(self, key: str) -> IO[bytes]:
+        try:
+            return self._path(key).open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(f"{key} does not exist in {self.url}") from None
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            st = self._path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return self._info(key, st) if not os.path.isdir(self._path(key)) else None
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with tmp.open("wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path.parent):
+            current = self.head(key)
+            if (current.etag if current else None) != etag:
+                return False
+            self.put(key, data)
+            return True
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        base, _, _ = prefix.rpartition("/")
+        start = self._path(base) if base else self.root
+        if not start.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            for name in sorted(filenames):
+                key = name if rel == "." else f"{rel}/{name}"
+                if name.startswith(".") or not key.startswith(prefix):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    yield self._info(key, os.stat(os.path.join(dirpath, name)))
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        start = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        try:
+            entries = list(os.scandir(start))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive flock on the directory itself: no lock file appears among the objects."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,131 @@
+"""A lake in an S3 bucket (or any S3-compatible server), through boto3.
+
+Credentials and endpoints come from the standard AWS chain, including `AWS_ENDPOINT_URL_S3`
+and `AWS_ENDPOINT_URL`; errors name the bucket and endpoint, never a credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO, Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from lake_assets.lake.errors import LakeError, NotFound, StoreUnavailable
+from lake_assets.lake.store import ObjectInfo, Store
+
+_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=60,
+    retries={"max_attempts": 4, "mode": "standard"},
+    max_pool_connections=64,
+)
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_LOST_RACE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+
+
+class S3Store(Store):
+    def __init__(
+        self, bucket: str, prefix: str = "", *, client: Any = None, **client_kwargs: Any
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.client = client or boto3.session.Session().client(
+            "s3", config=_CONFIG, **{k: v for k, v in client_kwargs.items() if v is not None}
+        )
+        self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+
+    def _key(self, key: str) -> str:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise LakeError(f"key {key!r} escapes the lake root {self.url}")
+        return self.prefix + key
+
+    def _fail(self, e: Exception, key: str) -> LakeError:
+        endpoint = self.client.meta.endpoint_url
+        if isinstance(e, botocore.exceptions.ClientError):
+            code = e.response.get("Error", {}).get("Code", "")
+            if code in _MISSING:
+                return NotFound(f"{key} does not exist in {self.url}")
+            if code == "NoSuchBucket":
+                return StoreUnavailable(f"S3 bucket {self.bucket!r} does not exist at {endpoint}")
+            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                return StoreUnavailable(
+                    f"access to s3://{self.bucket} denied at {endpoint}: {code}"
+                )
+            return StoreUnavailable(f"S3 error {code or e} on {key} in {self.url} at {endpoint}")
+        if isinstance(e, botocore.exceptions.NoCredentialsError):
+            return StoreUnavailable(f"no AWS credentials found for {self.url}")
+        return StoreUnavailable(f"cannot reach the S3 endpoint {endpoint} for {self.url}: {e}")
+
+    def _call(self, method: str, key: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(Bucket=self.bucket, **kwargs)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            raise self._fail(e, key) from None
+
+    def get(self, key: str) -> bytes:
+        return self._call("get_object", key, Key=self._key(key))["Body"].read()
+
+    def get_with_info(self, key: str) -> tuple[bytes, ObjectInfo] | None:
+        try:
+            resp = self._call("get_object", key, Key=self._key(key))
+        except NotFound:
+            return None
+        data = resp["Body"].read()
+        return data, ObjectInfo(key, len(data), resp["ETag"])
+
+    def open(self, key: str) -> IO[bytes]:
+        return self._call("get_object", key, Key=self._key(key))["Body"]
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            resp = self._call("head_object", key, Key=self._key(key))
+        except NotFound:
+            return None
+        return ObjectInfo(key, resp["ContentLength"], resp["ETag"])
+
+    def put(self, key: str, data: bytes) -> None:
+        self._call("put_object", key, Key=self._key(key), Body=data)
+
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
+        cond = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **cond)
+        except botocore.exceptions.ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code in _LOST_RACE or (etag is not None and code in _MISSING):
+                return False
+            raise self._fail(e, key) from None
+        except botocore.exceptions.BotoCoreError as e:
+            raise self._fail(e, key) from None
+        return True
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix
+        )
+        try:
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(obj["Key"][len(self.prefix) :], obj["Size"], obj["ETag"])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            raise self._fail(e, prefix) from None
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        full = self.prefix + prefix
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=full, Delimiter="/"
+        )
+        try:
+            return sorted(
+                p["Prefix"][len(full) :].rstrip("/")
+                for page in pages
+                for p in page.get("CommonPrefixes", [])
+            )
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            raise self._fail(e, prefix) from None
+
+    def delete(self, key: str) -> None:
+        self._call("delete_object", key, Key=self._key(key))

@@ -1,0 +1,72 @@
+"""Shared fixtures: a real S3 endpoint (moto's server on 127.0.0.1) and lakes on it and on disk.
+
+Every process these tests start inherits the fake credentials and the endpoint, so daemons,
+run workers and `gros://` in a subprocess reach the same server.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_EC2_METADATA_DISABLED="true",
+)
+os.environ.pop("LAKE_URL", None)
+os.environ.pop("LAKE_BRANCH", None)
+os.environ.pop("LAKE_DEFAULT_BRANCH", None)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+    yield endpoint
+    server.stop()
+    os.environ.pop("AWS_ENDPOINT_URL_S3", None)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A fresh bucket per test, so tests never see each other's objects."""
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The lake root, once on a local directory and once on S3 (moto's server)."""
+    if request.param == "local":
+        return str(tmp_path / "lake")
+    bucket = request.getfixturevalue("s3_bucket")
+    return f"s3://{bucket}/lake"
+
+
+@pytest.fixture
+def lake_env(lake_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`LAKE_URL` set for this process and every process it starts."""
+    monkeypatch.setenv("LAKE_URL", lake_url)
+    return lake_url
+
+
+@pytest.fixture
+def lake(lake_url: str):
+    from lake_assets.lake import Lake
+
+    return Lake.open(lake_url)
