@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -279,12 +280,19 @@ class Lake:
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         raise PublishConflict(f"gave up moving {ds.latest_key} after {_CAS_ATTEMPTS} races")
 
-    def register_downstream(self, upstream: DatasetId, downstream: GrosRef) -> None:
-        """Keep `upstream`'s registration of a consumer current (with the tag it reads by)."""
+    def register_downstream(
+        self, upstream: DatasetId, downstream: GrosRef, tag: str | None
+    ) -> bool:
+        """Keep `upstream`'s registration of a consumer current, with the tag it reads by
+        (null for no tag). Returns whether anything was written."""
         key = upstream.registration_key(downstream.dataset)
-        data = downstream.to_json()
-        if self.store.get_with_info(key) is None or self.store.get(key) != data:
-            self.store.put(key, data)
+        body = json.loads(downstream.model_dump_json(exclude_none=True))
+        data = json.dumps({**body, "tag": tag}, separators=(",", ":")).encode()
+        current = self.store.get_with_info(key)
+        if current is not None and current[0] == data:
+            return False
+        self.store.put(key, data)
+        return True
 
     def downstream_versions(self, dataset: DatasetId, date: str) -> list[GrosRef]:
         """The downstream versions recorded as having read version `date`."""

@@ -35,6 +35,11 @@ class Store(abc.ABC):
         """The object and the version token to pass to `put_if`, or None when absent."""
 
     @abc.abstractmethod
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | None | bool:
+        """One request: False when the object is still at version `etag`, None when it does
+        not exist, else its bytes and new version. Lets a watcher poll many pointers cheaply."""
+
+    @abc.abstractmethod
     def open(self, key: str) -> IO[bytes]:
         """A streaming reader, for callers that need only the head of an object."""
 

@@ -47,6 +47,14 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | None | bool:
+        info = self.head(key)
+        if info is None:
+            return None
+        if info.etag == etag:
+            return False
+        return self.get_with_info(key)
+
     def open(self, key: str) -> IO[bytes]:
         try:
             return self._path(key).open("rb")

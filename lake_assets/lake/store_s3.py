@@ -32,10 +32,31 @@ class S3Store(Store):
     ) -> None:
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-        self.client = client or boto3.session.Session().client(
-            "s3", config=_CONFIG, **{k: v for k, v in client_kwargs.items() if v is not None}
-        )
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.client = client or self._client(client_kwargs)
+
+    def _client(self, options: dict[str, Any]) -> Any:
+        """A boto3 client; the caller's `config` is merged over ours, and a bad option or
+        partial credentials is a LakeError naming the option, never its value."""
+        options = {k: v for k, v in options.items() if v is not None}
+        config = _CONFIG.merge(options.pop("config")) if "config" in options else _CONFIG
+        try:
+            return boto3.session.Session().client("s3", config=config, **options)
+        except TypeError:
+            raise LakeError(
+                f"unknown storage option among {sorted(options)} for {self.url}: S3 options "
+                "are boto3 client arguments such as endpoint_url or region_name"
+            ) from None
+        except (ValueError, botocore.exceptions.BotoCoreError) as e:
+            raise StoreUnavailable(
+                f"cannot set up an S3 client for {self.url}: {type(e).__name__}"
+                + (
+                    f" (endpoint_url {options['endpoint_url']!r})"
+                    if "endpoint_url" in options
+                    else ""
+                )
+                + (f": {e}" if isinstance(e, botocore.exceptions.PartialCredentialsError) else "")
+            ) from None
 
     def _key(self, key: str) -> str:
         if not key or key.startswith("/") or ".." in key.split("/"):
@@ -73,6 +94,22 @@ class S3Store(Store):
             resp = self._call("get_object", key, Key=self._key(key))
         except NotFound:
             return None
+        data = resp["Body"].read()
+        return data, ObjectInfo(key, len(data), resp["ETag"])
+
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | None | bool:
+        kwargs = {"IfNoneMatch": etag} if etag else {}
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **kwargs)
+        except botocore.exceptions.ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code in ("304", "NotModified"):
+                return False
+            if code in _MISSING:
+                return None
+            raise self._fail(e, key) from None
+        except botocore.exceptions.BotoCoreError as e:
+            raise self._fail(e, key) from None
         data = resp["Body"].read()
         return data, ObjectInfo(key, len(data), resp["ETag"])
 

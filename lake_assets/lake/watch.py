@@ -1,0 +1,232 @@
+"""Watching `latest` pointers and the trigger rule of GROS_SPEC §4, independent of Dagster.
+
+A poll costs one conditional GET per watched pointer (a "not modified" answer when nothing
+changed); only a pointer that moved costs more: a listing of its dates, and a HEAD of each
+other upstream a triggered partition needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from lake_assets.lake.errors import CorruptObject, LakeError
+from lake_assets.lake.keys import DatasetId, date_of_data_key
+from lake_assets.lake.refs import GrosRef
+from lake_assets.lake.store import Store
+from lake_assets.lake.uri import TagKind
+
+POLL_WORKERS = 32
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What a watcher remembers of one `latest`: its version token, date and content."""
+
+    etag: str | None
+    date: str | None
+    sha256: str | None
+
+    def to_list(self) -> list[str | None]:
+        return [self.etag, self.date, self.sha256]
+
+    @classmethod
+    def from_list(cls, raw: Sequence[str | None]) -> Pointer:
+        return cls(*raw[:3])
+
+
+@dataclass(frozen=True)
+class Change:
+    """An upstream whose `latest` moved: its new ref and the dates that are new to us."""
+
+    dataset: DatasetId
+    ref: GrosRef
+    new_dates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    message: str
+
+
+@dataclass
+class Poll:
+    pointers: dict[DatasetId, Pointer] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    requests: int = 0
+
+
+def poll(
+    store: Store,
+    watched: Iterable[DatasetId],
+    seen: Mapping[DatasetId, Pointer],
+    workers: int = POLL_WORKERS,
+) -> Poll:
+    """Poll every watched `latest`; unreachable storage raises, so no change is lost."""
+    watched = list(watched)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(lambda ds: _poll_one(store, ds, seen.get(ds)), watched))
+    result = Poll()
+    for ds, (pointer, change, problem, requests) in zip(watched, outcomes, strict=True):
+        result.requests += requests
+        if pointer is not None:
+            result.pointers[ds] = pointer
+        if change is not None:
+            result.changes.append(change)
+        if problem is not None:
+            result.problems.append(problem)
+    return result
+
+
+def _poll_one(
+    store: Store, ds: DatasetId, before: Pointer | None
+) -> tuple[Pointer | None, Change | None, Problem | None, int]:
+    got = store.get_if_changed(ds.latest_key, before.etag if before else None)
+    if got is False:
+        return before, None, None, 1
+    if got is None:
+        return _poll_listing(store, ds, before)
+    data, info = got
+    try:
+        ref = GrosRef.from_json(data, ds.latest_key)
+    except CorruptObject as e:
+        return before, None, Problem(ds.latest_key, str(e)), 1
+    if ref.dataset != ds:
+        return before, None, Problem(ds.latest_key, f"names {ref.dataset}, not {ds}"), 1
+    if store.head(ds.data_key(ref.date)) is None:
+        message = f"points at {ref.date} but {ds.data_key(ref.date)} is missing"
+        return before, None, Problem(ds.latest_key, message), 2
+    pointer = Pointer(info.etag, ref.date, ref.sha256)
+    requests = 2
+    if before is None or before.date is None:
+        new: tuple[str, ...] = (ref.date,)
+    elif ref.date > before.date:
+        requests += 1
+        new = tuple(d for d in _dates(store, ds) if before.date < d <= ref.date)
+    elif ref.date == before.date and (ref.sha256 != before.sha256 or ref.sha256 is None):
+        new = (ref.date,)
+    else:
+        new = ()
+    return pointer, Change(ds, ref, new) if new else None, None, requests
+
+
+def _poll_listing(
+    store: Store, ds: DatasetId, before: Pointer | None
+) -> tuple[Pointer | None, Change | None, Problem | None, int]:
+    """No `latest` object: the newest date with a data object stands for it (spec §4)."""
+    infos = {d: info for info in store.list(ds.data_prefix) if (d := date_of_data_key(info.key))}
+    if not infos:
+        return Pointer(None, None, None), None, None, 2
+    newest = max(infos)
+    pointer = Pointer(None, newest, infos[newest].etag)
+    if before is not None and before.date == newest and before.sha256 == pointer.sha256:
+        return pointer, None, None, 2
+    if before is None or before.date is None or newest == before.date:
+        new: tuple[str, ...] = (newest,)
+    else:
+        new = tuple(d for d in sorted(infos) if before.date < d)
+    ref = GrosRef(repo=ds.repo, branch=ds.branch, date=newest, uri=f"gros://{ds}:{newest}")
+    return pointer, Change(ds, ref, new), None, 2
+
+
+def _dates(store: Store, ds: DatasetId) -> list[str]:
+    return sorted(d for info in store.list(ds.data_prefix) if (d := date_of_data_key(info.key)))
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`downstream` reads `upstream` with a tag of `kind`; only TagKind.NONE triggers."""
+
+    downstream: DatasetId
+    upstream: DatasetId
+    kind: TagKind
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Partition `date` of `downstream` is due; `upstreams` are the versions that made it so,
+    and `contents` their content ids (sha256, else the data object's ETag)."""
+
+    downstream: DatasetId
+    date: str
+    upstreams: tuple[GrosRef, ...]
+    contents: tuple[str, ...]
+
+    @property
+    def run_key(self) -> str:
+        """Equal for equal upstream content, so the same content never runs twice."""
+        parts = sorted(
+            (str(u.dataset), u.date, c) for u, c in zip(self.upstreams, self.contents, strict=True)
+        )
+        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
+        return f"{self.downstream}:{self.date}:{digest}"
+
+
+def triggering_upstreams(edges: Iterable[Edge]) -> dict[DatasetId, list[DatasetId]]:
+    """For each downstream, the upstreams it reads with no tag."""
+    found: dict[DatasetId, list[DatasetId]] = {}
+    for e in edges:
+        if e.kind is TagKind.NONE and e.upstream not in found.get(e.downstream, []):
+            found.setdefault(e.downstream, []).append(e.upstream)
+    return found
+
+
+def triggers(
+    edges: Iterable[Edge],
+    changes: Iterable[Change],
+    content_of: Callable[[DatasetId, str], str | None],
+) -> list[Trigger]:
+    """Spec §4: partition D is due once every no-tag upstream has D, and again when one of
+    them republishes D with other content. `content_of(ds, date)` is the content id of a
+    version (its recorded sha256, else its ETag), or None when it has no data object."""
+    changed = {c.dataset: c for c in changes}
+    due: dict[tuple[DatasetId, str], Trigger] = {}
+    for down, ups in triggering_upstreams(edges).items():
+        for up in ups:
+            change = changed.get(up)
+            for date in change.new_dates if change else ():
+                if (down, date) in due:
+                    continue
+                refs: list[GrosRef] = []
+                contents: list[str] = []
+                for other in ups:
+                    known = changed.get(other)
+                    if known and known.ref.date == date and known.ref.sha256:
+                        ref, content = known.ref, known.ref.sha256
+                    else:
+                        content = content_of(other, date)
+                        if content is None:
+                            break
+                        ref = GrosRef(
+                            repo=other.repo,
+                            branch=other.branch,
+                            date=date,
+                            uri=f"gros://{other}:{date}",
+                        )
+                    refs.append(ref)
+                    contents.append(content)
+                else:
+                    due[(down, date)] = Trigger(down, date, tuple(refs), tuple(contents))
+    return sorted(due.values(), key=lambda t: (str(t.downstream), t.date))
+
+
+def content_of(store: Store, ds: DatasetId, date: str) -> str | None:
+    """The content id of version `date`: the production record's sha256 when it has one for
+    these bytes, else the data object's ETag; None when there is no data object."""
+    info = store.head(ds.data_key(date))
+    if info is None:
+        return None
+    try:
+        raw = store.get(ds.record_key(date))
+        record = json.loads(raw).get("gros_ref", {})
+    except (LakeError, ValueError, AttributeError):
+        return info.etag
+    if record.get("sha256") and record.get("bytes") in (None, info.size):
+        return str(record["sha256"])
+    return info.etag

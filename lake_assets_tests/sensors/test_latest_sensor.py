@@ -1,0 +1,200 @@
+"""The `latest` sensor through real ticks (`build_sensor_context`) on a local lake and S3."""
+
+import json
+
+import pandas as pd
+import pytest
+from dagster import (
+    AssetIn,
+    AssetSpec,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    SensorResult,
+    asset,
+    build_sensor_context,
+)
+
+from lake_assets.dagster_layer.resources import LakeResource
+from lake_assets.dagster_layer.sensors import TRIGGER_TAG, build_upstream_sensor
+from lake_assets.lake import DatasetId, Lake, StoreUnavailable
+
+DAILY = DailyPartitionsDefinition(start_date="2013-01-01")
+WEATHER = DatasetId("weather", "master")
+FLIGHTS = DatasetId("flights", "master")
+AIRLINES = DatasetId("airlines", "master")
+
+weather = AssetSpec(key=["weather", "master"], partitions_def=DAILY)
+airlines = AssetSpec(key=["airlines", "master"], partitions_def=DAILY)
+
+
+@asset(key=["flights", "master"], partitions_def=DAILY)
+def flights() -> pd.DataFrame:
+    return pd.DataFrame({"n": [1]})
+
+
+@asset(
+    key=["joined", "master"],
+    partitions_def=DAILY,
+    ins={
+        "f": AssetIn(key=["flights", "master"], metadata={"gros_uri": "gros://flights"}),
+        "w": AssetIn(key=["weather", "master"], metadata={"gros_uri": "gros://weather"}),
+        "a": AssetIn(key=["airlines", "master"], metadata={"gros_uri": "gros://airlines:latest"}),
+    },
+)
+def joined(f: pd.DataFrame, w: pd.DataFrame, a: pd.DataFrame) -> pd.DataFrame:
+    return f
+
+
+@asset(
+    key=["by_airline", "master"],
+    partitions_def=DAILY,
+    ins={"a": AssetIn(key=["airlines", "master"], metadata={"gros_uri": "gros://airlines"})},
+)
+def by_airline(a: pd.DataFrame) -> pd.DataFrame:
+    return a
+
+
+ASSETS = [weather, airlines, flights, joined, by_airline]
+SENSOR = build_upstream_sensor(ASSETS)
+
+
+class Ticker:
+    """Runs ticks the way the daemon does: each tick starts from the last tick's cursor."""
+
+    def __init__(self, lake_url: str) -> None:
+        self.instance = DagsterInstance.ephemeral()
+        self.lake_url = lake_url
+        self.cursor: str | None = None
+
+    def tick(self, lake_url: str | None = None) -> SensorResult:
+        context = build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={"lake": LakeResource(lake_url=lake_url or self.lake_url)},
+        )
+        result = SENSOR(context)
+        assert isinstance(result, SensorResult)
+        self.cursor = result.cursor
+        return result
+
+
+def publish(lake: Lake, ds: DatasetId, date: str, value: int = 1) -> None:
+    lake.publish(pd.DataFrame({"v": [value]}), ds, date, upstreams=[])
+
+
+def requested(result: SensorResult) -> list[tuple[str, str | None]]:
+    return sorted(
+        ("/".join(r.asset_selection[0].path), r.partition_key) for r in result.run_requests or []
+    )
+
+
+def test_a_partition_runs_once_every_no_tag_upstream_has_it(lake_url: str, lake: Lake) -> None:
+    t = Ticker(lake_url)
+    assert requested(t.tick()) == []
+
+    publish(lake, FLIGHTS, "2013-01-02")
+    result = t.tick()
+    assert requested(result) == []  # weather has no 2013-01-02 yet
+    publish(lake, AIRLINES, "2013-01-02")
+    # `joined` reads airlines with :latest, which never triggers; `by_airline` reads it untagged
+    assert requested(t.tick()) == [("by_airline/master", "2013-01-02")]
+
+    publish(lake, WEATHER, "2013-01-02")
+    result = t.tick()
+    assert requested(result) == [("joined/master", "2013-01-02")]
+    [request] = result.run_requests
+    assert "flights/master:2013-01-02@" in request.tags[TRIGGER_TAG]
+    assert "weather/master:2013-01-02@" in request.tags[TRIGGER_TAG]
+
+    assert requested(t.tick()) == []  # nothing changed: nothing requested
+
+
+def test_a_republish_with_other_content_runs_again_and_same_content_has_the_same_key(
+    lake_url: str, lake: Lake
+) -> None:
+    t = Ticker(lake_url)
+    t.tick()
+    publish(lake, FLIGHTS, "2013-01-02")
+    publish(lake, WEATHER, "2013-01-02")
+    first = t.tick().run_requests[0]
+
+    publish(lake, WEATHER, "2013-01-02", value=2)
+    second = t.tick().run_requests[0]
+    assert second.partition_key == "2013-01-02" and second.run_key != first.run_key
+
+    publish(lake, WEATHER, "2013-01-02", value=1)  # back to the content of the first run
+    third = t.tick().run_requests[0]
+    assert third.run_key == first.run_key  # so Dagster will not run it twice
+
+
+def test_several_dates_published_between_ticks_all_run(lake_url: str, lake: Lake) -> None:
+    t = Ticker(lake_url)
+    publish(lake, FLIGHTS, "2013-01-01")
+    publish(lake, WEATHER, "2013-01-01")
+    assert requested(t.tick()) == [("joined/master", "2013-01-01")]
+    for day in ("2013-01-02", "2013-01-03", "2013-01-04"):
+        publish(lake, WEATHER, day)
+        publish(lake, FLIGHTS, day)
+    assert requested(t.tick()) == [
+        ("joined/master", "2013-01-02"),
+        ("joined/master", "2013-01-03"),
+        ("joined/master", "2013-01-04"),
+    ]
+
+
+def test_external_upstreams_are_reported_as_materializations(lake_url: str, lake: Lake) -> None:
+    t = Ticker(lake_url)
+    publish(lake, WEATHER, "2013-01-05")
+    result = t.tick()
+    events = [(e.asset_key.path, e.partition) for e in result.asset_events]
+    assert events == [(["weather", "master"], "2013-01-05")]
+    meta = result.asset_events[0].metadata
+    assert meta["gros_uri"].value == "gros://weather/master:2013-01-05"
+    assert len(meta["sha256"].value) == 64
+    publish(lake, FLIGHTS, "2013-01-05")  # built here: its own runs report it, not the sensor
+    assert t.tick().asset_events == []
+
+
+def test_registrations_name_each_downstream_with_its_tag(lake_url: str, lake: Lake) -> None:
+    Ticker(lake_url).tick()
+    regs = {}
+    for up in (FLIGHTS, WEATHER, AIRLINES):
+        raw = json.loads(lake.store.get(up.registration_key(DatasetId("joined", "master"))))
+        regs[str(up)] = raw["tag"]
+        assert (raw["repo"], raw["branch"]) == ("joined", "master")
+    assert regs == {"flights/master": None, "weather/master": None, "airlines/master": "latest"}
+
+
+def test_a_malformed_latest_is_skipped_and_the_others_still_trigger(
+    lake_url: str, lake: Lake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    t = Ticker(lake_url)
+    t.tick()
+    publish(lake, FLIGHTS, "2013-01-02")
+    publish(lake, WEATHER, "2013-01-02")
+    lake.store.put(AIRLINES.latest_key, b"{not json")
+    result = t.tick()
+    assert requested(result) == [("joined/master", "2013-01-02")]
+    warning = capsys.readouterr().err
+    assert "WARNING - skipped asset/airlines/master/metadata/latest" in warning
+    assert "is not a valid GrosRef" in warning
+
+
+def test_an_unreachable_s3_endpoint_fails_the_tick_and_loses_no_trigger(
+    s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake_url = f"s3://{s3_bucket}/lake"
+    lake = Lake.open(lake_url)
+    t = Ticker(lake_url)
+    t.tick()
+    publish(lake, FLIGHTS, "2013-01-02")
+    publish(lake, WEATHER, "2013-01-02")
+    before = t.cursor
+    with monkeypatch.context() as m:
+        m.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+        with pytest.raises(
+            StoreUnavailable, match=r"cannot reach the S3 endpoint http://127.0.0.1:9"
+        ):
+            t.tick()
+    assert t.cursor == before
+    assert requested(t.tick()) == [("joined/master", "2013-01-02")]
