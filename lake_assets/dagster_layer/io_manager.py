@@ -73,9 +73,9 @@ class LakeIOManager(ConfigurableIOManager):
         scope = step_scope(step)
         reads = lineage.reads(scope)
         lake = self._lake()
-        published: list[GrosRef] = []
+        published: list[tuple[GrosRef, list[GrosRef]]] = []
         for date, df in frames.items():
-            ups = lineage.upstreams_for(date, reads)
+            ups = lineage.upstreams_for(date, reads, aligned=len(frames) > 1)
             ref = lake.publish_encoded(
                 codec.encode(df),
                 dataset,
@@ -84,23 +84,20 @@ class LakeIOManager(ConfigurableIOManager):
                 producer=_producer(context),
                 columns=colspec.describe(df),
             )
-            published.append(ref)
+            published.append((ref, ups))
             if len(frames) > 1:
                 step.add_asset_metadata(
                     _version_metadata(ref, ups), asset_key=context.asset_key, partition_key=date
                 )
         lineage.forget(scope)
         if len(published) == 1:
-            ref = published[0]
-            context.add_output_metadata(
-                _version_metadata(ref, lineage.upstreams_for(ref.date, reads))
-            )
+            ref, ups = published[0]
+            context.add_output_metadata(_version_metadata(ref, ups))
             step.set_data_version(context.asset_key, DataVersion(ref.sha256 or ""))
         else:
             context.add_output_metadata({"partitions_published": len(published)})
-        context.log.info(
-            f"published {', '.join(r.version_uri for r in published)} to {lake.store.url}"
-        )
+        uris = ", ".join(ref.version_uri for ref, _ in published)
+        context.log.info(f"published {uris} to {lake.store.url}")
 
     def load_input(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         dataset = dataset_of(context.asset_key)

@@ -76,7 +76,10 @@ def _first_partition(parts: object) -> str | None:
 
 
 def build_upstream_sensor(assets: Iterable[object]) -> SensorDefinition:
-    graph = LakeGraph.from_assets(assets)
+    return sensor_for_graph(LakeGraph.from_assets(assets))
+
+
+def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
     targets = sorted({e.downstream for e in graph.edges})
 
     @sensor(

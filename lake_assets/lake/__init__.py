@@ -4,6 +4,7 @@ Independent of Dagster, so notebooks and other teams' jobs use it with nothing e
 """
 
 from lake_assets.lake.errors import (
+    AlreadyPublished,
     CorruptObject,
     InvalidName,
     InvalidUri,
@@ -18,6 +19,7 @@ from lake_assets.lake.refs import GrosRef, ProductionRecord
 from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
 
 __all__ = [
+    "AlreadyPublished",
     "CorruptObject",
     "DatasetId",
     "GrosRef",

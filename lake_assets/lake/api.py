@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -13,23 +14,34 @@ from lake_assets.lake.keys import DatasetId
 from lake_assets.lake.lake import Lake
 from lake_assets.lake.names import default_branch
 from lake_assets.lake.refs import GrosRef
-from lake_assets.lake.store import lake_url
+from lake_assets.lake.store import lake_url as default_lake_url
+
+_ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
 
-@lru_cache(maxsize=8)
-def _lake(url: str) -> Lake:
-    return Lake.open(url)
+@lru_cache(maxsize=32)
+def _cached_lake(url: str, options: tuple[tuple[str, Any], ...], _endpoints: object) -> Lake:
+    return Lake.open(url, **dict(options))
+
+
+def lake_for(lake_url: str | None = None, **options: Any) -> Lake:
+    """The lake at `lake_url` (else `LAKE_URL`, else the embedded default), one per process
+    and set of options, so repeated reads reuse its S3 client and connections."""
+    url = lake_url or default_lake_url()
+    try:
+        endpoints = tuple(os.environ.get(v) for v in _ENDPOINT_VARS)
+        return _cached_lake(url, tuple(sorted(options.items())), endpoints)
+    except TypeError:  # unhashable options (a botocore Config, say): not cached
+        return Lake.open(url, **options)
 
 
 def default_lake() -> Lake:
-    return _lake(lake_url())
+    return lake_for()
 
 
 def _lake_for(storage_options: dict[str, Any]) -> Lake:
-    if not storage_options:
-        return default_lake()
     options = dict(storage_options)
-    return Lake.open(options.pop("lake_url", None), **options)
+    return lake_for(options.pop("lake_url", None), **options)
 
 
 def read(uri: str, **storage_options: Any) -> pd.DataFrame:

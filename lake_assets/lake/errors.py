@@ -29,3 +29,7 @@ class StoreUnavailable(LakeError, ConnectionError):
 
 class PublishConflict(LakeError):
     """A conditional write lost too many races in a row."""
+
+
+class AlreadyPublished(LakeError):
+    """A version exists and the caller asked not to overwrite it."""

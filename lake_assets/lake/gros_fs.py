@@ -15,7 +15,7 @@ from typing import Any
 from fsspec.spec import AbstractFileSystem
 
 from lake_assets.lake import codec
-from lake_assets.lake.lake import Lake
+from lake_assets.lake.api import lake_for
 from lake_assets.lake.uri import SCHEME, parse_uri
 
 
@@ -26,7 +26,7 @@ class GrosFileSystem(AbstractFileSystem):
 
     def __init__(self, lake_url: str | None = None, **storage_options: Any) -> None:
         super().__init__(lake_url=lake_url, **storage_options)
-        self.lake = Lake.open(lake_url, **storage_options)
+        self.lake = lake_for(lake_url, **storage_options)
 
     @classmethod
     def _strip_protocol(cls, path: str | list[str]) -> Any:

@@ -14,7 +14,12 @@ import pyarrow as pa
 
 from lake_assets.lake import codec, lineage
 from lake_assets.lake import columns as colspec
-from lake_assets.lake.errors import CorruptObject, LakeError, NotFound, PublishConflict
+from lake_assets.lake.errors import (
+    AlreadyPublished,
+    CorruptObject,
+    NotFound,
+    PublishConflict,
+)
 from lake_assets.lake.keys import DatasetId, date_of_data_key
 from lake_assets.lake.names import validate_date
 from lake_assets.lake.producer import producer as default_producer
@@ -41,7 +46,12 @@ class Lake:
 
     def dates(self, dataset: DatasetId) -> list[str]:
         """The DATEs that have a data object, oldest first."""
-        found = (date_of_data_key(o.key) for o in self.store.list(dataset.data_prefix))
+        prefix = dataset.data_prefix
+        found = (
+            date_of_data_key(o.key)
+            for o in self.store.list(prefix)
+            if "/" not in o.key[len(prefix) :]
+        )
         return sorted(d for d in found if d)
 
     def latest_pointer(self, dataset: DatasetId) -> tuple[GrosRef, str] | None:
@@ -246,7 +256,7 @@ class Lake:
         if overwrite:
             self.store.put(key, encoded.data)
         elif not self.store.put_if(key, encoded.data, etag=None):
-            raise LakeError(f"{ref.version_uri} is already published ({key} exists)")
+            raise AlreadyPublished(f"{ref.version_uri} is already published ({key} exists)")
         record = ProductionRecord(
             gros_ref=ref,
             upstreams=list(upstreams),

@@ -78,16 +78,17 @@ def forget(in_scope: Hashable) -> None:
         _reads.pop(in_scope, None)
 
 
-def upstreams_for(date: str, scope_reads: list[Read]) -> list[GrosRef]:
-    """The upstream versions that made output `date`: an upstream read at `date` itself
-    (partition-aligned) contributes that version only, otherwise every version of it read."""
+def upstreams_for(date: str, scope_reads: list[Read], *, aligned: bool = False) -> list[GrosRef]:
+    """The upstream versions that made output `date`: every version read (spec §5). With
+    `aligned`, for a run publishing several dates at once, an upstream read at `date` itself
+    stands for that date alone, and one read at other dates only stands for all of them."""
     by_dataset: dict[tuple[str, str], list[GrosRef]] = {}
     for r in scope_reads:
         by_dataset.setdefault((r.ref.repo, r.ref.branch), []).append(r.ref)
     chosen: list[GrosRef] = []
     for refs in by_dataset.values():
-        aligned = [ref for ref in refs if ref.date == date]
-        for ref in aligned or refs:
+        same_date = [ref for ref in refs if ref.date == date] if aligned else []
+        for ref in same_date or refs:
             if ref not in chosen:
                 chosen.append(ref)
     return chosen

@@ -35,7 +35,7 @@ class Store(abc.ABC):
         """The object and the version token to pass to `put_if`, or None when absent."""
 
     @abc.abstractmethod
-    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | None | bool:
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
         """One request: False when the object is still at version `etag`, None when it does
         not exist, else its bytes and new version. Lets a watcher poll many pointers cheaply."""
 

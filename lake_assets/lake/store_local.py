@@ -47,7 +47,7 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | None | bool:
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
         info = self.head(key)
         if info is None:
             return None

@@ -6,6 +6,8 @@ and `AWS_ENDPOINT_URL`; errors name the bucket and endpoint, never a credential.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -26,6 +28,16 @@ _MISSING = {"NoSuchKey", "404", "NotFound"}
 _LOST_RACE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
+_session_lock = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One session per process: making one costs ~60 ms, and every `gros://` open needs a
+    client. Sessions are not thread-safe, so clients are made under a lock."""
+    return boto3.session.Session()
+
+
 class S3Store(Store):
     def __init__(
         self, bucket: str, prefix: str = "", *, client: Any = None, **client_kwargs: Any
@@ -41,7 +53,8 @@ class S3Store(Store):
         options = {k: v for k, v in options.items() if v is not None}
         config = _CONFIG.merge(options.pop("config")) if "config" in options else _CONFIG
         try:
-            return boto3.session.Session().client("s3", config=config, **options)
+            with _session_lock:
+                return _session().client("s3", config=config, **options)
         except TypeError:
             raise LakeError(
                 f"unknown storage option among {sorted(options)} for {self.url}: S3 options "
@@ -97,7 +110,7 @@ class S3Store(Store):
         data = resp["Body"].read()
         return data, ObjectInfo(key, len(data), resp["ETag"])
 
-    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | None | bool:
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
         kwargs = {"IfNoneMatch": etag} if etag else {}
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **kwargs)

@@ -1,0 +1,80 @@
+"""`gros://` for pandas, in fresh interpreters that never import the project themselves."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pandas as pd
+import pytest
+
+from lake_assets.lake import DatasetId, Lake
+
+from .conftest import run_python
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    import pandas as pd
+    out = {"preloaded": sorted(m for m in sys.modules if m.startswith("lake_assets"))}
+    def table(uri, **kw):
+        return pd.read_csv(uri, **kw).to_dict("list")
+    out["index"] = table("gros://flights/master:-2")
+    out["default"] = table("gros://flights")
+    out["slash"] = table("gros://repo/feature/x:latest")
+    for bad in ("gros://flights/master:foo", "gros://../x", "gros://flights:2013-02-30",
+                "gros://flights:1999-01-01"):
+        try:
+            pd.read_csv(bad)
+        except Exception as e:
+            out.setdefault("errors", []).append([type(e).__name__, str(e)])
+    options = json.loads(sys.argv[1])
+    os.environ.pop("LAKE_URL")
+    os.environ.pop("AWS_ENDPOINT_URL_S3", None)
+    out["options"] = table("gros://flights:0", storage_options=options)
+    import lake_assets
+    ref = lake_assets.publish(pd.DataFrame({"x": [1]}), "down", None, "2024-01-02", **options)
+    opts = dict(options)
+    record = lake_assets.lake.Lake.open(opts.pop("lake_url"), **opts).record(ref.dataset, ref.date)
+    out["upstreams"] = sorted([u.repo, u.branch, u.date] for u in record.upstreams)
+    print(json.dumps(out))
+    """
+)
+
+
+def test_read_csv_in_a_fresh_process(lake_env: str, lake: Lake, s3_endpoint: str) -> None:
+    for i, date in enumerate(["2024-01-01", "2024-01-02", "2024-01-03"]):
+        df = pd.DataFrame({"n": [i], "s": [f'a,"b"\n{i}']})
+        lake.publish(df, DatasetId("flights", "master"), date, upstreams=[])
+    lake.publish(pd.DataFrame({"z": [7]}), DatasetId("repo", "feature/x"), "2024-01-01")
+    options = {"lake_url": lake_env}
+    if lake_env.startswith("s3://"):
+        options["endpoint_url"] = s3_endpoint
+    code = f"import sys; sys.argv[1:] = [{json.dumps(options)!r}]\n{SCRIPT}"
+    out = run_python(code, env={"LAKE_URL": lake_env})
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["preloaded"] == []
+    assert got["index"] == {"n": [1], "s": ['a,"b"\n1']}
+    assert got["default"]["n"] == [2]
+    assert got["slash"] == {"z": [7]}
+    assert got["options"]["n"] == [0]
+    errors = got["errors"]
+    assert errors[0][0] == "InvalidUri" and "tag 'foo'" in errors[0][1]
+    assert errors[1][0] == "InvalidUri" and "invalid repo '..'" in errors[1][1]
+    assert errors[2][0] == "InvalidUri" and "2013-02-30" in errors[2][1]
+    assert errors[3][0] == "NotFound" and "2024-01-03, 2024-01-02, 2024-01-01" in errors[3][1]
+    # gros:// reads are lineage: every version the process read is an upstream (spec §5)
+    assert sorted(got["upstreams"]) == [
+        ["flights", "master", "2024-01-01"],
+        ["flights", "master", "2024-01-02"],
+        ["flights", "master", "2024-01-03"],
+        ["repo", "feature/x", "2024-01-01"],
+    ]
+
+
+def test_gros_is_read_only(lake_env: str) -> None:
+    import fsspec
+
+    with pytest.raises(NotImplementedError, match="read-only"):
+        fsspec.open("gros://flights:latest", mode="wb").open()
