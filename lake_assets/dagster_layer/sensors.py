@@ -4,7 +4,9 @@ whoever publishes it (this location, another one, or another team's job writing 
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from dagster import (
     AssetKey,
@@ -23,56 +25,76 @@ from lake_assets.dagster_layer.graph import LakeGraph
 from lake_assets.dagster_layer.io_manager import ref_metadata
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.lake import DatasetId, GrosRef, Lake, TagKind
-from lake_assets.lake.watch import Change, Pointer, Trigger, content_of, poll, triggers
+from lake_assets.lake.watch import (
+    POLL_WORKERS,
+    Change,
+    Edge,
+    Pointer,
+    Trigger,
+    content_of,
+    poll,
+    triggers,
+)
 
 SENSOR_NAME = "lake_upstream_latest"
 TRIGGER_TAG = "lake/triggered_by"
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
+MAX_CHANGES = int(os.environ.get("LAKE_SENSOR_MAX_CHANGES", "500"))
+MAX_REGISTRATIONS = int(os.environ.get("LAKE_SENSOR_MAX_REGISTRATIONS", "2000"))
 
 
 def sensor_interval() -> int:
     return int(os.environ.get("LAKE_SENSOR_INTERVAL", "30"))
 
 
-def load_cursor(raw: str | None) -> tuple[dict[DatasetId, Pointer], str | None]:
-    if not raw:
-        return {}, None
-    data = json.loads(raw)
-    if data.get("v") != CURSOR_VERSION:
-        return {}, None
-    pointers = {}
-    for name, value in data.get("p", {}).items():
-        repo, _, branch = name.partition("/")
-        pointers[DatasetId(repo, branch)] = Pointer.from_list(value)
-    return pointers, data.get("reg")
+@dataclass
+class Cursor:
+    """What a tick hands the next: each watched pointer as last seen, and how far the
+    downstream registrations of the current declarations (by fingerprint) have got."""
+
+    pointers: dict[DatasetId, Pointer] = field(default_factory=dict)
+    fingerprint: str | None = None
+    registered: int = 0
+
+    @classmethod
+    def load(cls, raw: str | None) -> "Cursor":
+        data = json.loads(raw) if raw else {}
+        if data.get("v") != CURSOR_VERSION:
+            return cls()
+        pointers = {}
+        for name, value in data.get("p", {}).items():
+            repo, _, branch = name.partition("/")
+            pointers[DatasetId(repo, branch)] = Pointer.from_list(value)
+        return cls(pointers, data.get("f"), int(data.get("r", 0)))
+
+    def dump(self) -> str:
+        body = {str(ds): p.to_list() for ds, p in sorted(self.pointers.items())}
+        raw = {"v": CURSOR_VERSION, "p": body, "f": self.fingerprint, "r": self.registered}
+        return json.dumps(raw, separators=(",", ":"))
 
 
-def dump_cursor(pointers: dict[DatasetId, Pointer], registered: str | None) -> str:
-    body = {str(ds): p.to_list() for ds, p in sorted(pointers.items())}
-    return json.dumps({"v": CURSOR_VERSION, "p": body, "reg": registered}, separators=(",", ":"))
+def register_downstreams(lake: Lake, graph: LakeGraph, edges: Sequence[Edge]) -> None:
+    """Write each upstream's `downstreams/` registration (spec §3) with the tag it is read
+    by, in parallel."""
 
-
-def register_downstreams(lake: Lake, graph: LakeGraph) -> None:
-    """Write each upstream's `downstreams/` registration (spec §3), with the tag read by."""
-    for edge in graph.edges:
+    def one(edge: Edge) -> None:
         parts = graph.partitions.get(edge.downstream)
-        latest = lake.dates(edge.downstream)
-        date = latest[-1] if latest else _first_partition(parts)
-        if date is None:
-            continue
+        first = parts.get_first_partition_key() if parts is not None else None
+        dates = [first] if first else lake.dates(edge.downstream)
+        if not dates:
+            return
         ref = GrosRef(
             repo=edge.downstream.repo,
             branch=edge.downstream.branch,
-            date=date,
+            date=dates[0],
             uri=f"gros://{edge.downstream}",
         )
-        tag = None if edge.kind is TagKind.NONE else edge.tag
-        lake.register_downstream(edge.upstream, ref, tag)
+        lake.register_downstream(
+            edge.upstream, ref, None if edge.kind is TagKind.NONE else edge.tag
+        )
 
-
-def _first_partition(parts: object) -> str | None:
-    keys = parts.get_partition_keys() if parts is not None else []  # type: ignore[attr-defined]
-    return keys[0] if keys else None
+    with ThreadPoolExecutor(max_workers=POLL_WORKERS) as pool:
+        list(pool.map(one, edges))
 
 
 def build_upstream_sensor(assets: Iterable[object]) -> SensorDefinition:
@@ -80,7 +102,12 @@ def build_upstream_sensor(assets: Iterable[object]) -> SensorDefinition:
 
 
 def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
+    """One sensor for every dataset built here. A tick's work is bounded whatever happened:
+    a poll of one request per watched pointer, then at most MAX_CHANGES changes and
+    MAX_REGISTRATIONS registrations; the rest waits for the next tick (their pointers stay
+    as they were, so nothing is lost)."""
     targets = sorted({e.downstream for e in graph.edges})
+    fingerprint = _fingerprint(graph)
 
     @sensor(
         name=SENSOR_NAME,
@@ -92,34 +119,48 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
     )
     def lake_upstream_latest(context: SensorEvaluationContext, lake: LakeResource):
         store_lake = lake.get_lake()
-        seen, registered = load_cursor(context.cursor)
-        fingerprint = registered
-        if registered is None or registered != _fingerprint(graph):
-            register_downstreams(store_lake, graph)
-            fingerprint = _fingerprint(graph)
-        result = poll(store_lake.store, graph.watched, seen)
+        before = Cursor.load(context.cursor)
+        after = Cursor(dict(before.pointers), fingerprint, before.registered)
+        if before.fingerprint != fingerprint:
+            after.registered = 0
+        if after.registered < len(graph.edges):
+            batch = graph.edges[after.registered : after.registered + MAX_REGISTRATIONS]
+            register_downstreams(store_lake, graph, batch)
+            after.registered += len(batch)
+
+        result = poll(store_lake.store, graph.watched, before.pointers)
         for problem in result.problems:
             context.log.warning(f"skipped {problem.key}: {problem.message}")
-        due = triggers(
-            graph.edges,
-            result.changes,
-            lambda ds, date: content_of(store_lake.store, ds, date),
-        )
+        taken, deferred = result.changes[:MAX_CHANGES], result.changes[MAX_CHANGES:]
+        after.pointers.update(result.pointers)
+        for change in deferred:
+            _restore(after.pointers, before.pointers, change.dataset)
+
+        due = triggers(graph.edges, taken, lambda ds, date: content_of(store_lake.store, ds, date))
         requests = [_request(t) for t in due if _in_partitions(graph, t.downstream, t.date)]
-        events = _external_events(graph, result.changes)
-        cursor = dump_cursor(result.pointers, fingerprint)
+        events = _external_events(graph, taken)
         context.log.info(
             f"polled {len(graph.watched)} upstreams with {result.requests} requests: "
-            f"{len(result.changes)} changed, {len(requests)} runs requested"
+            f"{len(result.changes)} changed ({len(deferred)} left for the next tick), "
+            f"{len(requests)} runs requested"
         )
         if not requests and not events:
             return SensorResult(
                 skip_reason=SkipReason(f"no upstream of {len(graph.watched)} changed"),
-                cursor=cursor,
+                cursor=after.dump(),
             )
-        return SensorResult(run_requests=requests, asset_events=events, cursor=cursor)
+        return SensorResult(run_requests=requests, asset_events=events, cursor=after.dump())
 
     return lake_upstream_latest
+
+
+def _restore(
+    pointers: dict[DatasetId, Pointer], old: dict[DatasetId, Pointer], ds: DatasetId
+) -> None:
+    if ds in old:
+        pointers[ds] = old[ds]
+    else:
+        pointers.pop(ds, None)
 
 
 def _fingerprint(graph: LakeGraph) -> str:

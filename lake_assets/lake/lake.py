@@ -292,17 +292,13 @@ class Lake:
 
     def register_downstream(
         self, upstream: DatasetId, downstream: GrosRef, tag: str | None
-    ) -> bool:
-        """Keep `upstream`'s registration of a consumer current, with the tag it reads by
-        (null for no tag). Returns whether anything was written."""
+    ) -> None:
+        """Write `upstream`'s registration of a consumer, with the tag it reads by (null for
+        no tag): one PUT, so registering thousands stays cheap."""
         key = upstream.registration_key(downstream.dataset)
         body = json.loads(downstream.model_dump_json(exclude_none=True))
         data = json.dumps({**body, "tag": tag}, separators=(",", ":")).encode()
-        current = self.store.get_with_info(key)
-        if current is not None and current[0] == data:
-            return False
         self.store.put(key, data)
-        return True
 
     def downstream_versions(self, dataset: DatasetId, date: str) -> list[GrosRef]:
         """The downstream versions recorded as having read version `date`."""

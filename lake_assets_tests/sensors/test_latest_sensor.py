@@ -14,6 +14,7 @@ from dagster import (
     build_sensor_context,
 )
 
+from lake_assets.dagster_layer import sensors
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.sensors import TRIGGER_TAG, build_upstream_sensor
 from lake_assets.lake import DatasetId, Lake, StoreUnavailable
@@ -198,3 +199,27 @@ def test_an_unreachable_s3_endpoint_fails_the_tick_and_loses_no_trigger(
             t.tick()
     assert t.cursor == before
     assert requested(t.tick()) == [("joined/master", "2013-01-02")]
+
+
+def test_a_burst_is_spread_over_ticks_and_nothing_is_lost(
+    lake_url: str, lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sensors, "MAX_CHANGES", 1)
+    monkeypatch.setattr(sensors, "MAX_REGISTRATIONS", 2)
+    t = Ticker(lake_url)
+    t.tick()
+    for ds in (AIRLINES, FLIGHTS, WEATHER):
+        publish(lake, ds, "2013-01-02")
+    ticks = [t.tick() for _ in range(4)]
+    assert [requested(r) for r in ticks] == [
+        [("by_airline/master", "2013-01-02")],  # airlines: the first change, in name order
+        [("joined/master", "2013-01-02")],  # flights: weather already has the day
+        [("joined/master", "2013-01-02")],  # weather: the same versions...
+        [],
+    ]
+    assert ticks[1].run_requests[0].run_key == ticks[2].run_requests[0].run_key  # ...one run
+    joined_regs = [
+        lake.store.head(up.registration_key(DatasetId("joined", "master")))
+        for up in (FLIGHTS, WEATHER, AIRLINES)
+    ]
+    assert all(joined_regs)  # 4 edges, 2 per tick: all written by the second tick
