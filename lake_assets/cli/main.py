@@ -1,0 +1,80 @@
+"""The `lake` app: global options, the commands, and the one-line error handler."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from lake_assets.cli import data, inspect, lineage_tree, listing, publishing, session, verify
+from lake_assets.lake.errors import LakeError
+
+EXIT_ERROR = 1
+EXIT_INTERNAL = 3
+
+
+class LakeApp(typer.Typer):
+    """A Typer app whose failures end as one line on stderr and a non-zero exit, never a
+    traceback (set `LAKE_DEBUG=1` to see one for an unexpected error)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except LakeError as e:
+            _fail(str(e), EXIT_ERROR)
+        except Exception as e:
+            if os.environ.get("LAKE_DEBUG"):
+                raise
+            if type(e).__module__.startswith(("botocore", "boto3", "urllib3")):
+                _fail(f"cannot use the S3 store: {e}", EXIT_ERROR)
+            _fail(
+                f"internal error: {type(e).__name__}: {e} (LAKE_DEBUG=1 shows more)", EXIT_INTERNAL
+            )
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    line = " ".join(message.split())
+    sys.stderr.write(f"lake: error: {line}\n")
+    sys.exit(code)
+
+
+app = LakeApp(
+    name="lake",
+    help="Browse, inspect, trace, publish and verify a GROS lake (gros://REPO[/BRANCH][:TAG]).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _options(
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            "--lake",
+            envvar="LAKE_URL",
+            metavar="URL",
+            help="Lake root: s3://BUCKET[/PREFIX], file:///PATH or a path (default: LAKE_URL, "
+            "else the embedded lake).",
+        ),
+    ] = None,
+) -> None:
+    session.start(lake)
+
+
+app.command("ls")(listing.ls)
+app.command("info")(inspect.info)
+app.command("resolve")(inspect.resolve)
+app.command("head")(data.head)
+app.command("cat")(data.cat)
+app.command("lineage")(lineage_tree.lineage)
+app.command("publish")(publishing.publish)
+app.command("verify")(verify.verify)
+
+
+if __name__ == "__main__":
+    app(prog_name="lake")

@@ -1,0 +1,63 @@
+"""Every failure is one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lake_assets.lake import DatasetId, Lake
+from lake_assets_tests.cli.conftest import RawLake, lake_cli
+
+DS = DatasetId("shop", "master")
+
+
+@pytest.fixture
+def shop(lake: Lake) -> None:
+    for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
+        lake.publish(pd.DataFrame({"x": [1]}), DS, day, upstreams=[])
+
+
+def test_bad_uris_and_missing_things(cli, shop: None) -> None:
+    cli("info", "gros://bad repo").error("invalid URI", "bad repo")
+    cli("head", "s3://shop/master").error("invalid URI", "gros://REPO[/BRANCH][:TAG]")
+    cli("resolve", "gros://shop:2024-02-30").error("2024-02-30")
+    cli("ls", "shop/bad..branch").error("invalid branch", "bad..branch")
+    cli("cat", "gros://nothere").error("nothere/master has no data")
+    cli("ls", "shop/dev").error("dataset shop/dev does not exist", "branches of shop: master")
+    cli("lineage", "gros://shop:2023-12-31").error(
+        "no data for 2023-12-31", "3 dates", "2024-01-03, 2024-01-02, 2024-01-01"
+    )
+    cli("resolve", "gros://shop:7").error("index 7 is out of range")
+
+
+@pytest.mark.parametrize("lake_url", ["local"], indirect=True)
+def test_malformed_objects(cli, shop: None, raw: RawLake) -> None:
+    raw.put(DS.latest_key, b"{not json")
+    for command in ("info", "resolve", "head", "lineage"):
+        cli(command, "gros://shop").error(DS.latest_key, "not a valid GrosRef")
+    # an explicit date does not need `latest`
+    cli("resolve", "gros://shop:2024-01-01").ok()
+    raw.put_csv(DS.data_key("2024-01-01"), "x\n1\n2\n")
+    changed = cli("cat", "gros://shop:2024-01-01")
+    assert changed.out == "x\n1\n2\n"
+    changed.error(DS.data_key("2024-01-01"), "sha256", "changed after it was published")
+    raw.put(DS.data_key("2024-01-02"), b"plain text, not gzip")
+    cli("head", "gros://shop:2024-01-02").error(DS.data_key("2024-01-02"), "gzip")
+    raw.put(DS.record_key("2024-01-03"), b'{"gros_ref": {"repo": "shop"}}')
+    cli("info", "gros://shop:2024-01-03").error(DS.record_key("2024-01-03"), "ProductionRecord")
+
+
+def test_empty_lake_and_bad_lake_url(cli, tmp_path) -> None:
+    assert cli("ls").ok().out.startswith("no datasets in")
+    cli("ls", "shop").error("repo 'shop' has no datasets")
+    lake_cli("--lake", "ftp://host/x", "ls").error("unsupported lake URL", "ftp://host/x")
+
+
+@pytest.mark.parametrize("lake_url", ["s3"], indirect=True)
+def test_unreachable_s3(cli, s3_endpoint: str, lake_url: str) -> None:
+    dead = {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}
+    cli("ls", env=dead).error("cannot reach the S3 endpoint http://127.0.0.1:9")
+    cli("info", "gros://shop", env=dead).error("cannot reach the S3 endpoint")
+    lake_cli("--lake", "s3://no-such-bucket-here", "verify").error(
+        "bucket 'no-such-bucket-here' does not exist"
+    )
