@@ -7,6 +7,8 @@ quoted, so a null and an empty string stay distinct on the way back.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import hashlib
 import io
 import zlib
@@ -16,15 +18,23 @@ from typing import IO
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from isal import igzip
+from isal import igzip, igzip_lib
 
 from lake_assets.lake.errors import CorruptObject
 
 COMPRESS_LEVEL = 3
-_BLOCK = 1 << 20
-_READ = pacsv.ReadOptions(block_size=16 << 20)
+"""isal levels 0-3 compress at the same speed here; 3 gives the smallest objects (1.09x
+pandas' zlib level 9 on bench/io_bench.py's frame, level 0: 1.41x) and inflates fastest."""
+_WRITE = pacsv.WriteOptions(batch_size=64 * 1024)
+_READ = pacsv.ReadOptions(block_size=4 << 20)
+_STREAM = pacsv.ReadOptions(block_size=1 << 20)
+"""Small blocks bound what the streaming reader holds beyond the table (4 MiB blocks: about
++30 MiB of peak on a 1M-row read)."""
 _PARSE = pacsv.ParseOptions(newlines_in_values=True)
+_PARSE_LINES = pacsv.ParseOptions(newlines_in_values=False)
+_PARSE_SINGLE = pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,9 @@ class Encoded:
     data: bytes
     sha256: str
     rows: int
+    newlines: bool = True
+    """Whether any string value holds a line break: when none does, a reader that knows it
+    can split the CSV at any line and parse the blocks in parallel."""
 
     @property
     def size(self) -> int:
@@ -43,12 +56,46 @@ class Encoded:
 def encode(df: pd.DataFrame) -> Encoded:
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"a dataset partition is a pandas DataFrame, not {type(df).__name__}")
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = _compact_timestamps(pa.Table.from_pandas(df, preserve_index=False))
     buf = io.BytesIO()
     with igzip.GzipFile(fileobj=buf, mode="wb", compresslevel=COMPRESS_LEVEL, mtime=0) as gz:
-        pacsv.write_csv(table, gz, pacsv.WriteOptions(batch_size=64 * 1024))
+        pacsv.write_csv(table, gz, _WRITE)
     data = buf.getvalue()
-    return Encoded(data, hashlib.sha256(data).hexdigest(), table.num_rows)
+    return Encoded(data, hashlib.sha256(data).hexdigest(), table.num_rows, _has_newlines(table))
+
+
+def _has_newlines(table: pa.Table) -> bool:
+    for col in table.columns:
+        if (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and pc.any(
+            pc.match_substring_regex(col, "[\r\n]")
+        ).as_py():
+            return True
+    return False
+
+
+def _compact_timestamps(table: pa.Table) -> pa.Table:
+    """Timestamps that are whole seconds are written as `YYYY-MM-DD HH:MM:SS` rather than
+    with six zero digits of fraction, and naive ones that are all midnight as `YYYY-MM-DD`
+    (as pandas writes them): less CSV to compress, inflate and parse. Readers given the
+    recorded column types get microsecond timestamps back either way."""
+    for i, col in enumerate(table.columns):
+        if not pa.types.is_timestamp(col.type):
+            continue
+        compact = _as_dates(col) if col.type.tz is None else None
+        if compact is None and col.type.unit != "s":
+            with contextlib.suppress(pa.ArrowInvalid):
+                compact = col.cast(pa.timestamp("s", col.type.tz), safe=True)
+        if compact is not None:
+            table = table.set_column(i, table.field(i).with_type(compact.type), compact)
+    return table
+
+
+def _as_dates(col: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    try:
+        dates = col.cast(pa.date32(), safe=True)
+    except pa.ArrowInvalid:
+        return None
+    return dates if pc.all(pc.equal(dates.cast(col.type), col)).as_py() is not False else None
 
 
 def decompressing_reader(stream: IO[bytes]) -> igzip.GzipFile:
@@ -56,46 +103,102 @@ def decompressing_reader(stream: IO[bytes]) -> igzip.GzipFile:
 
 
 def decode(
-    data: bytes, key: str, column_types: Mapping[str, pa.DataType] | None = None
+    data: bytes,
+    key: str,
+    column_types: Mapping[str, pa.DataType] | None = None,
+    newlines: bool = True,
 ) -> pd.DataFrame:
     """Parse a data object, decompressing as pyarrow reads so the whole CSV text is never
-    held in memory; `column_types` pins columns that CSV inference would get wrong."""
+    held in memory; `column_types` pins columns that CSV inference would get wrong, and
+    `newlines=False` (known from the writer) spares the parser tracking quotes across lines."""
     if data[:2] != b"\x1f\x8b":
         raise CorruptObject(f"{key} is not a gzip file (it does not start with the gzip magic)")
+    typed = dict(column_types or {})
     convert = pacsv.ConvertOptions(
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
-        column_types=dict(column_types or {}),
+        column_types=typed,
     )
     try:
-        with decompressing_reader(io.BytesIO(data)) as text:
-            if not text.peek(1):
-                return pd.DataFrame()
-            return to_pandas(pacsv.read_csv(text, _READ, _PARSE, convert))
-    except (OSError, EOFError, zlib.error) as e:
+        table = _parse(data, typed, convert, newlines)
+    except (OSError, EOFError, zlib.error, igzip_lib.IsalError) as e:
         raise CorruptObject(f"{key} is not a valid gzip file: {e}") from None
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         raise CorruptObject(f"{key} is not a valid UTF-8 CSV file: {e}") from None
+    return pd.DataFrame() if table is None else to_pandas(_check_text(table, key))
+
+
+def _parse(
+    data: bytes, typed: Mapping[str, pa.DataType], convert: pacsv.ConvertOptions, newlines: bool
+) -> pa.Table | None:
+    """When every column's type is known, stream the CSV a small block at a time: peak
+    memory stays near the table's own size, and it costs less CPU than `read_csv` (less
+    again when the writer recorded that no value holds a line break, so no quote needs
+    tracking across lines). Else `read_csv`, which infers types from the whole file (a
+    stream infers from its first block only, and would fail on a column whose later values
+    need a wider type)."""
+    with decompressing_reader(io.BytesIO(data)) as text:
+        head = text.peek(1)
+        if not head:
+            return None
+        if _single_column(text):
+            # a null in a one-column table is an empty line, which must not be skipped
+            with decompressing_reader(io.BytesIO(data)) as whole:
+                return pacsv.read_csv(whole, _READ, _PARSE_SINGLE, convert)
+        if typed:
+            parse = _PARSE if newlines else _PARSE_LINES
+            reader = pacsv.open_csv(text, _STREAM, parse, convert)
+            if all(name in typed for name in reader.schema.names):
+                return reader.read_all()
+            reader.close()
+    with decompressing_reader(io.BytesIO(data)) as text:
+        return pacsv.read_csv(text, _READ, _PARSE, convert)
+
+
+def _single_column(text: igzip.GzipFile) -> bool:
+    """Whether the header names one column (read from the buffered head of the stream)."""
+    head = text.peek(64 * 1024)
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        return len(next(csv.reader([line.decode()]))) == 1
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return False
+
+
+def _check_text(table: pa.Table, key: str) -> pa.Table:
+    """pyarrow reads bytes that are not UTF-8 as binary columns; the contract says UTF-8."""
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            raise CorruptObject(f"{key} is not a valid UTF-8 CSV file: column {name!r}")
+    return table
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow to pandas without the lossy defaults: integer and boolean columns with nulls
-    become nullable dtypes (not float/object), timestamps come back in microseconds."""
-    columns = []
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_timestamp(col.type) and col.type.unit == "ns":
-            try:
-                col = col.cast(pa.timestamp("us", col.type.tz), safe=True)
-            except pa.ArrowInvalid:
-                pass
-        columns.append((name, col))
-    table = pa.table(dict(columns)) if columns else table
-    df = table.to_pandas()
-    for name, col in columns:
-        if col.null_count and (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)):
-            df[name] = col.to_pandas(types_mapper=_NULLABLE.get)
+    become nullable dtypes (not float/object), timestamps come back in microseconds.
+
+    Converts one column at a time, dropping each Arrow column as soon as its pandas copy
+    exists, so the table and the frame are never whole in memory together."""
+    names = table.column_names
+    converted: dict[int, pd.Series] = {}
+    for i in range(len(names)):
+        col = table.column(0)
+        table = table.remove_column(0)
+        converted[i] = _column_to_pandas(col)
+        del col
+    df = pd.DataFrame(converted, copy=False)
+    df.columns = pd.Index(names)
     return df
+
+
+def _column_to_pandas(col: pa.ChunkedArray) -> pd.Series:
+    if pa.types.is_timestamp(col.type) and col.type.unit != "us":
+        with contextlib.suppress(pa.ArrowInvalid):
+            col = col.cast(pa.timestamp("us", col.type.tz), safe=True)
+    if col.null_count and (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)):
+        return col.to_pandas(types_mapper=_NULLABLE.get)
+    return col.to_pandas()
 
 
 _NULLABLE: dict[pa.DataType, object] = {

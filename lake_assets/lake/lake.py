@@ -7,6 +7,8 @@ import json
 import random
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -29,6 +31,16 @@ from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
 
 SHOWN_DATES = 5
 _CAS_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How to parse one data object: column types, whether values hold line breaks, and the
+    sha256 of the bytes this layout was recorded for."""
+
+    types: dict[str, pa.DataType]
+    newlines: bool
+    sha256: str | None
 
 
 class Lake:
@@ -136,30 +148,38 @@ class Lake:
         except NotFound:
             return None
 
-    def fetch(self, ref: GrosRef) -> tuple[bytes, GrosRef]:
-        """The data object of `ref`, and the ref completed with its sha256 and size."""
+    def _data_of(self, ref: GrosRef) -> bytes:
         ds = ref.dataset
         key = ds.data_key(ref.date)
         try:
-            data = self.store.get(key)
+            return self.store.get(key)
         except NotFound:
             if self._latest_date(ds) == ref.date:
                 raise CorruptObject(
                     f"{ds.latest_key} points at {ref.date} but {key} is missing"
                 ) from None
             raise self._no_such(f"{ds} has no data for {ref.date}", ds) from None
-        sha = hashlib.sha256(data).hexdigest()
+
+    @staticmethod
+    def _completed(ref: GrosRef, data: bytes, sha: str, rows: int | None = None) -> GrosRef:
+        """`ref` as read: the sha256 and size of the bytes; what the pointer said of rows and
+        creation time only when it described these very bytes."""
         same = ref.sha256 == sha
-        return data, GrosRef(
-            repo=ds.repo,
-            branch=ds.branch,
+        return GrosRef(
+            repo=ref.repo,
+            branch=ref.branch,
             date=ref.date,
             uri=ref.version_uri,
             sha256=sha,
             bytes=len(data),
-            rows=ref.rows if same else None,
+            rows=rows if rows is not None else (ref.rows if same else None),
             created_at=ref.created_at if same else None,
         )
+
+    def fetch(self, ref: GrosRef) -> tuple[bytes, GrosRef]:
+        """The data object of `ref`, and the ref completed with its sha256 and size."""
+        data = self._data_of(ref)
+        return data, self._completed(ref, data, hashlib.sha256(data).hexdigest())
 
     def read(
         self,
@@ -181,24 +201,38 @@ class Lake:
         column_types: Mapping[str, pa.DataType] | None = None,
         scope: Hashable | None = None,
     ) -> tuple[pd.DataFrame, GrosRef]:
+        """Read a version and the ref of exactly what was read. The bytes are hashed in a
+        thread while they are parsed with the layout the production record gives."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
-        data, ref = self.fetch(self.pick(u, partition))
-        if column_types is None:
-            column_types = self._recorded_types(ref)
-        df = codec.decode(data, ref.dataset.data_key(ref.date), column_types)
-        ref = ref.model_copy(update={"rows": len(df)})
+        picked = self.pick(u, partition)
+        data = self._data_of(picked)
+        key = picked.dataset.data_key(picked.date)
+        layout = (
+            self._recorded_layout(picked, len(data))
+            if column_types is None
+            else Layout(dict(column_types), True, None)
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            sha_future = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+            df = codec.decode(data, key, layout.types, layout.newlines)
+            sha = sha_future.result()
+        if layout.sha256 not in (None, sha):  # the record describes other bytes of that size
+            df = codec.decode(data, key)
+        ref = self._completed(picked, data, sha, rows=len(df))
         lineage.record(ref, str(u), scope)
         return df, ref
 
-    def _recorded_types(self, ref: GrosRef) -> dict[str, pa.DataType]:
-        """The column types of the production record, when it describes these very bytes."""
+    def _recorded_layout(self, ref: GrosRef, size: int) -> Layout:
+        """Column types and line-break flag from the production record, when it describes an
+        object of this size (its sha256 is checked once the bytes are hashed)."""
         try:
             record = self.record(ref.dataset, ref.date)
         except CorruptObject:
-            return {}
-        if record is None or record.gros_ref.sha256 not in (None, ref.sha256):
-            return {}
-        return colspec.column_types(record.columns)
+            return Layout({}, True, None)
+        if record is None or record.gros_ref.bytes not in (None, size):
+            return Layout({}, True, None)
+        newlines = record.newlines_in_values is not False
+        return Layout(colspec.column_types(record.columns), newlines, record.gros_ref.sha256)
 
     def publish(
         self,
@@ -262,6 +296,7 @@ class Lake:
             upstreams=list(upstreams),
             producer=default_producer(**(producer or {})),
             columns=columns,
+            newlines_in_values=encoded.newlines,
         )
         self.store.put(dataset.record_key(date), record.to_json())
         for up in upstreams:

@@ -77,6 +77,9 @@ class ProductionRecord(BaseModel):
     columns: list[dict[str, str]] | None = Field(
         default=None, description="Column names and Arrow types, so readers parse them back."
     )
+    newlines_in_values: bool | None = Field(
+        default=None, description="False when no value holds a line break: parse in parallel."
+    )
 
     def to_json(self) -> bytes:
         return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=1).encode()

@@ -152,17 +152,37 @@ def test_all_null_string_column_keeps_its_dtype(lake: Lake) -> None:
 # lands these XPASS and fail, so the marker goes with the fix.
 
 
-@pytest.mark.xfail(
-    strict=True, reason="codec: a null in a one-column frame is a blank line, dropped"
-)
 def test_null_row_of_a_single_column_frame_is_kept(lake: Lake) -> None:
     df = pd.DataFrame({"f": [1.5, None, 2.5]})
     pd.testing.assert_frame_equal(roundtrip(lake, df), df)
 
 
-@pytest.mark.xfail(strict=True, reason="codec: non-UTF-8 bytes are read as binary columns")
 def test_data_object_not_utf8_is_corrupt(lake: Lake, raw: RawLake) -> None:
     key = DatasetId("bad", "master").data_key("2024-01-01")
     raw.put(key, gzip.compress(b"a,b\n\xff\xfe,\x80\n"))
     with pytest.raises(CorruptObject, match="UTF-8"):
         lake.read("gros://bad:2024-01-01")
+
+
+@pytest.mark.parametrize("with_newline", [False, True])
+def test_multi_block_frames_round_trip_on_both_parse_paths(lake: Lake, with_newline: bool) -> None:
+    """Several MiB of CSV: parsed in parallel blocks when the writer recorded that no value
+    holds a line break, serially (quoted line breaks intact) when one does."""
+    rng = np.random.default_rng(7)
+    n = 120_000
+    names = np.char.add("name-", rng.integers(0, 10**6, n).astype(str)).astype(object)
+    if with_newline:
+        names[n // 2] = 'line one\nline "two", three'
+    df = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "x": rng.random(n),
+            "whole": rng.integers(0, 100, n).astype("float64"),
+            "name": pd.array(names, dtype="str"),
+            "day": pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 365, n), "D"),
+            "at": pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 10**9, n), "s"),
+        }
+    )
+    pd.testing.assert_frame_equal(roundtrip(lake, df), df)
+    record = lake.record(DS, "2024-01-01")
+    assert record is not None and record.newlines_in_values is with_newline
