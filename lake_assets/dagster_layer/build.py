@@ -1,0 +1,314 @@
+"""Declared datasets to Dagster definitions, for the deployment's branch.
+
+Each dataset becomes an asset keyed `[repo, branch]`; every upstream that is read but not
+declared here becomes an external asset with the same key shape, so the lineage graph shows
+the whole chain. A tagless upstream naming a dataset declared here resolves to this
+deployment's branch: a branch deployment reads its own bronze, never `master`'s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    AssetsDefinition,
+    AssetSelection,
+    AssetSpec,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    Definitions,
+    MetadataValue,
+    define_asset_job,
+    in_process_executor,
+    multi_asset,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from lake_assets.dagster_layer import key_names  # noqa: F401  (keys with '/' in the branch)
+from lake_assets.dagster_layer.checks import (
+    QUARANTINE_CHECK,
+    SCHEMA_CHECK,
+    dagster_type,
+    table_schema,
+)
+from lake_assets.dagster_layer.compute import Body, asset_body
+from lake_assets.dagster_layer.declare import LAYERS, Dataset, DeclarationError
+from lake_assets.dagster_layer.io_manager import URI_METADATA_KEY
+from lake_assets.dagster_layer.partition_mappings import partition_mapping
+from lake_assets.lake import DatasetId, GrosUri, InvalidName, LakeError
+from lake_assets.lake.names import default_branch, validate_branch
+
+DATASET_KINDS = {"pandas", "csv", "s3"}
+SOURCE_KINDS = {"csv", "s3"}
+SOURCES_GROUP = "sources"
+DEFAULT_BACKFILL_BATCH = 31
+PIPELINE_JOB = "lake_pipeline"
+
+
+def deployment_branch() -> str:
+    """`LAKE_BRANCH`, else the default branch: where this deployment's datasets are written."""
+    branch = os.environ.get("LAKE_BRANCH") or default_branch()
+    try:
+        return validate_branch(branch)
+    except InvalidName as e:
+        raise DeclarationError(f"LAKE_BRANCH: {e}") from None
+
+
+def backfill_batch() -> int:
+    """`LAKE_BACKFILL_BATCH`: the most partitions one backfill run builds."""
+    raw = os.environ.get("LAKE_BACKFILL_BATCH") or str(DEFAULT_BACKFILL_BATCH)
+    if not raw.isdigit() or int(raw) < 1:
+        raise DeclarationError(f"LAKE_BACKFILL_BATCH={raw!r}: expected a positive integer")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class ExternalSource:
+    """What this code location knows of a dataset another team publishes."""
+
+    uri: str
+    description: str = ""
+    owners: tuple[str, ...] = ()
+
+
+def asset_key(dataset: DatasetId) -> AssetKey:
+    return AssetKey([dataset.repo, dataset.branch])
+
+
+def op_name(dataset: DatasetId) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", f"{dataset.repo}__{dataset.branch}")
+
+
+@dataclass(frozen=True)
+class LakeGraph:
+    """The resolved graph: every dataset's id and the explicit URIs of its upstreams."""
+
+    branch: str
+    datasets: dict[DatasetId, Dataset]
+    uris: dict[DatasetId, dict[str, GrosUri]]
+
+    @property
+    def external(self) -> dict[DatasetId, list[GrosUri]]:
+        found: dict[DatasetId, list[GrosUri]] = {}
+        for uris in self.uris.values():
+            for uri in uris.values():
+                if uri.dataset not in self.datasets:
+                    found.setdefault(uri.dataset, []).append(uri)
+        return found
+
+
+def resolve(datasets: Sequence[Dataset], branch: str | None = None) -> LakeGraph:
+    """Give every dataset its branch and every upstream an explicit one; reject duplicates
+    and cycles, naming the datasets involved."""
+    branch = deployment_branch() if branch is None else validate_branch(branch)
+    by_id: dict[DatasetId, Dataset] = {}
+    for ds in datasets:
+        if not isinstance(ds, Dataset):
+            raise DeclarationError(f"{ds!r} is not a declared dataset (use @dataset)")
+        did = ds.dataset_id(branch)
+        if did in by_id:
+            raise DeclarationError(
+                f"dataset {did}: declared twice, by {_where(by_id[did])} and {_where(ds)}; "
+                "a (repo, branch) has one producer"
+            )
+        by_id[did] = ds
+    declared = {did.repo for did in by_id}
+    uris: dict[DatasetId, dict[str, GrosUri]] = {}
+    for did, ds in by_id.items():
+        try:
+            uris[did] = {
+                u.name: u.resolve(branch if u.uri.repo in declared else default_branch())
+                for u in ds.upstreams
+            }
+        except LakeError as e:
+            raise DeclarationError(f"dataset {did}: {e}") from None
+    _reject_cycles(by_id, uris)
+    return LakeGraph(branch, by_id, uris)
+
+
+def _where(ds: Dataset) -> str:
+    return f"{ds.fn.__module__}.{ds.fn.__qualname__}"
+
+
+def _reject_cycles(by_id: dict[DatasetId, Dataset], uris: dict[DatasetId, dict[str, GrosUri]]):
+    state: dict[DatasetId, int] = {}
+    path: list[DatasetId] = []
+
+    def visit(node: DatasetId) -> None:
+        state[node] = 1
+        path.append(node)
+        for uri in uris[node].values():
+            up = uri.dataset
+            if up not in by_id:
+                continue
+            if state.get(up) == 1:
+                loop = [*path[path.index(up) :], up]
+                raise DeclarationError(
+                    f"dataset {up}: its upstreams form a cycle: "
+                    + " -> ".join(str(d) for d in reversed(loop))
+                )
+            if up not in state:
+                visit(up)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(by_id):
+        if node not in state:
+            visit(node)
+
+
+def daily(start: dt.date) -> DailyPartitionsDefinition:
+    return DailyPartitionsDefinition(start_date=start.isoformat())
+
+
+def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinition:
+    ds = graph.datasets[did]
+    key = asset_key(did)
+    uris = graph.uris[did]
+    ins = {
+        name: AssetIn(
+            key=asset_key(uri.dataset),
+            metadata={URI_METADATA_KEY: str(uri)},
+            partition_mapping=partition_mapping(uri),
+        )
+        for name, uri in uris.items()
+    }
+    checks = [
+        AssetCheckSpec(
+            SCHEMA_CHECK,
+            asset=key,
+            blocking=True,
+            description=f"Every partition validates against {ds.schema.name} before publishing.",
+        )
+    ]
+    if ds.spec.quarantine_budget is not None:
+        checks.append(
+            AssetCheckSpec(
+                QUARANTINE_CHECK,
+                asset=key,
+                blocking=True,
+                description=(
+                    "Rows set aside stay within "
+                    f"{ds.spec.quarantine_budget:.1%} of the input rows of each partition."
+                ),
+            )
+        )
+    out = AssetOut(
+        key=key,
+        dagster_type=dagster_type(f"{op_name(did)}_frame", ds.schema),
+        io_manager_key="io_manager",
+        group_name=ds.layer,
+        description=ds.spec.description or None,
+        code_version=ds.code_version,
+        owners=ds.spec.owners or None,
+        kinds=DATASET_KINDS,
+        metadata={
+            URI_METADATA_KEY: MetadataValue.text(f"gros://{did}"),
+            "dagster/column_schema": table_schema(ds.schema),
+            "owners": MetadataValue.json(ds.spec.owners),
+            "layer": ds.layer,
+            "upstreams": MetadataValue.json({n: str(u) for n, u in uris.items()}),
+        },
+    )
+    return multi_asset(
+        name=op_name(did),
+        outs={"result": out},
+        ins=ins,
+        partitions_def=daily(ds.spec.start_date),
+        backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=batch),
+        check_specs=checks,
+    )(_with_context_annotation(asset_body(ds, did, uris)))
+
+
+def _with_context_annotation(body: Body) -> Body:
+    body.__annotations__ = {"context": AssetExecutionContext}
+    return body
+
+
+def external_spec(graph: LakeGraph, did: DatasetId, known: dict[str, ExternalSource]) -> AssetSpec:
+    readers = sorted(
+        str(d) for d, uris in graph.uris.items() if any(u.dataset == did for u in uris.values())
+    )
+    starts = [graph.datasets[DatasetId(*r.split("/", 1))].spec.start_date for r in readers]
+    dated = [
+        dt.date.fromisoformat(u.date)
+        for u in graph.external[did]
+        if u.date is not None  # a date tag must be a partition of the source
+    ]
+    info = known.get(f"gros://{did}") or known.get(f"gros://{did.repo}")
+    return AssetSpec(
+        key=asset_key(did),
+        group_name=SOURCES_GROUP,
+        kinds=SOURCE_KINDS,
+        partitions_def=daily(min(starts + dated)),
+        description=(info.description if info and info.description else None)
+        or f"Published outside this code location (by {did.repo}'s own CI); read by "
+        + ", ".join(readers)
+        + ".",
+        owners=list(info.owners) if info else None,
+        metadata={URI_METADATA_KEY: MetadataValue.text(f"gros://{did}")},
+    )
+
+
+def build_assets(
+    datasets: Sequence[Dataset],
+    *,
+    branch: str | None = None,
+    external: Sequence[ExternalSource] = (),
+    batch: int | None = None,
+) -> list[AssetsDefinition | AssetSpec]:
+    graph = resolve(datasets, branch)
+    batch = backfill_batch() if batch is None else batch
+    known = {src.uri: src for src in external}
+    built: list[AssetsDefinition | AssetSpec] = [
+        build_asset(graph, did, batch) for did in sorted(graph.datasets)
+    ]
+    built += [external_spec(graph, did, known) for did in sorted(graph.external)]
+    return built
+
+
+def pipeline_jobs(
+    datasets: Sequence[Dataset], branch: str | None = None
+) -> list[UnresolvedAssetJobDefinition]:
+    """One job over every layer per start date (asset jobs need a single partitioning);
+    `dagster job backfill -j lake_pipeline` runs it partition by partition."""
+    graph = resolve(datasets, branch)
+    starts = sorted({ds.spec.start_date for ds in graph.datasets.values()})
+    jobs = []
+    for start in starts:
+        keys = [asset_key(d) for d, ds in graph.datasets.items() if ds.spec.start_date == start]
+        name = PIPELINE_JOB if len(starts) == 1 else f"{PIPELINE_JOB}_{start:%Y%m%d}"
+        jobs.append(
+            define_asset_job(
+                name,
+                selection=AssetSelection.assets(*keys),
+                executor_def=in_process_executor,
+                description=f"Every dataset of layers {', '.join(LAYERS)} for one day.",
+            )
+        )
+    return jobs
+
+
+def build_definitions(
+    datasets: Sequence[Dataset],
+    *,
+    branch: str | None = None,
+    external: Sequence[ExternalSource] = (),
+    batch: int | None = None,
+) -> Definitions:
+    """Assets, external sources, blocking checks and the pipeline job. Runs execute their
+    steps in one process, so a backfill batch is one pod on Kubernetes."""
+    return Definitions(
+        assets=build_assets(datasets, branch=branch, external=external, batch=batch),
+        jobs=pipeline_jobs(datasets, branch),
+        executor=in_process_executor,
+    )

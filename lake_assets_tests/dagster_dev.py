@@ -1,0 +1,70 @@
+"""`dagster dev` (web server + daemon) as a real subprocess for end-to-end tests.
+
+It runs in its own process group (a non-interactive `dagster dev` ignores SIGINT/SIGTERM) and
+is killed by group when the test ends; its log is kept in test-artifacts/."""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dagster_home(tmp_path: Path) -> Path:
+    """A fresh instance directory using the repository's dagster.yaml."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").symlink_to(ROOT / "dagster.yaml")
+    return home
+
+
+@contextlib.contextmanager
+def dagster_dev(env: dict[str, str], tmp_path: Path, name: str) -> Iterator[str]:
+    """Start `dagster dev` with `env`, wait until the web server answers, yield its URL."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = tmp_path / f"{name}.log"
+    port = free_port()
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    command = [dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 240
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/server_info", timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail("dagster dev did not start:\n" + log_path.read_text()[-3000:])
+                    time.sleep(1)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            shutil.copy(log_path, ARTIFACTS / f"{name}.log")
