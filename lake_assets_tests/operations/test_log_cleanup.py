@@ -1,0 +1,215 @@
+"""The log cleanup on PostgreSQL and both SQLite layouts: asset history identical afterwards,
+bulky events and compute logs gone, asset-less runs deleted, unfinished and recent runs kept."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as db
+from dagster import DagsterInstance
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+
+from lake_assets.operations import CleanupSettings, clean_up_runs, log_cleanup_job
+from lake_assets.operations.cleanup import WATERMARK_KEY
+from lake_assets.operations.event_log_pruning import KEPT_EVENT_TYPES, pruner_for
+from lake_assets_tests.operations.asset_history import capture
+from lake_assets_tests.operations.scenario import PARTITIONS_DEFS, History, build_history
+
+RETENTION_DAYS = 30
+
+
+def _settings(history: History, **overrides) -> CleanupSettings:
+    """Settings whose cutoff falls exactly on the scenario's boundary."""
+    return CleanupSettings(
+        retention_days=RETENTION_DAYS,
+        now=history.boundary + timedelta(days=RETENTION_DAYS),
+        **{"batch_size": 3, **overrides},
+    )
+
+
+def _event_types(instance: DagsterInstance, run_id: str) -> list[str | None]:
+    return [
+        entry.dagster_event.event_type_value if entry.dagster_event else None
+        for entry in instance.all_logs(run_id)
+    ]
+
+
+def _compute_log_dir(instance: DagsterInstance, run_id: str) -> Path:
+    manager = instance.compute_log_manager
+    assert isinstance(manager, LocalComputeLogManager)
+    return Path(manager._base_dir) / run_id
+
+
+def _event_log_bytes(instance: DagsterInstance) -> int:
+    """Bytes the event log occupies on disk: the PostgreSQL database or the SQLite files."""
+    storage = instance.event_log_storage
+    engine = getattr(storage, "_engine", None)
+    if engine is not None and engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            return conn.execute(db.text("SELECT pg_database_size(current_database())")).scalar()
+    base_dir = getattr(storage, "_base_dir", None)
+    assert base_dir, f"unexpected storage {type(storage).__name__}"
+    return sum(path.stat().st_size for path in Path(base_dir).rglob("*.db*"))
+
+
+def _event_rows(instance: DagsterInstance, run_ids: list[str]) -> int:
+    return sum(len(instance.all_logs(run_id)) for run_id in run_ids)
+
+
+def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: DagsterInstance):
+    instance = storage_instance
+    history = build_history(instance)
+    before = capture(instance, PARTITIONS_DEFS)
+    old_runs = [*history.asset_runs, *history.failed_runs, *history.no_asset_runs]
+    untouched = [*history.recent_runs, *history.unfinished_runs]
+    untouched_logs = {run_id: _event_types(instance, run_id) for run_id in untouched}
+    rows_before = _event_rows(instance, old_runs)
+    size_before = _event_log_bytes(instance)
+    assert all(_compute_log_dir(instance, run_id).exists() for run_id in history.asset_runs)
+
+    report = clean_up_runs(instance, _settings(history, vacuum="full"))
+
+    assert before == capture(instance, PARTITIONS_DEFS)
+    assert report.runs_deleted == len(history.no_asset_runs)
+    assert sorted(report.deleted_run_ids) == sorted(history.no_asset_runs)
+    assert report.runs_pruned == len(history.asset_runs) + len(history.failed_runs)
+    assert report.batches >= 3
+    for run_id in history.no_asset_runs:
+        assert instance.get_run_by_id(run_id) is None
+        assert instance.all_logs(run_id) == []
+        assert not _compute_log_dir(instance, run_id).exists()
+    for run_id in [*history.asset_runs, *history.failed_runs]:
+        assert instance.get_run_by_id(run_id) is not None
+        kept = _event_types(instance, run_id)
+        assert kept and set(kept) <= KEPT_EVENT_TYPES
+        assert "ASSET_MATERIALIZATION_PLANNED" in kept
+        assert not _compute_log_dir(instance, run_id).exists()
+    for run_id, logs in untouched_logs.items():
+        assert _event_types(instance, run_id) == logs
+    assert all(_compute_log_dir(instance, run_id).exists() for run_id in history.recent_runs[:1])
+
+    rows_after = _event_rows(instance, old_runs)
+    assert rows_before - rows_after == report.events_removed
+    assert report.event_bytes_removed > 0
+    assert report.compute_log_bytes_removed > 0
+    assert _event_log_bytes(instance) < size_before
+
+
+def test_dry_run_changes_nothing_and_predicts_the_real_run(storage_instance: DagsterInstance):
+    instance = storage_instance
+    history = build_history(instance)
+    before = capture(instance, PARTITIONS_DEFS)
+    all_runs = [*history.asset_runs, *history.failed_runs, *history.no_asset_runs]
+    rows_before = _event_rows(instance, all_runs)
+
+    predicted = clean_up_runs(instance, _settings(history, dry_run=True))
+
+    assert _event_rows(instance, all_runs) == rows_before
+    assert all(instance.get_run_by_id(run_id) for run_id in history.no_asset_runs)
+    assert instance.run_storage.get_cursor_values({WATERMARK_KEY}) == {}
+    assert before == capture(instance, PARTITIONS_DEFS)
+    actual = clean_up_runs(instance, _settings(history))
+    assert predicted.metadata() | {"dry_run": False} == actual.metadata()
+    assert predicted.events_removed > 0
+
+
+def test_second_pass_starts_at_the_watermark_and_removes_nothing(
+    storage_instance: DagsterInstance,
+):
+    instance = storage_instance
+    history = build_history(instance)
+    first = clean_up_runs(instance, _settings(history))
+    watermark = instance.run_storage.get_cursor_values({WATERMARK_KEY})[WATERMARK_KEY]
+    waiting = instance.get_run_record_by_id(history.unfinished_runs[0])
+    assert waiting is not None
+    # The oldest unstarted run holds the watermark back, so it is looked at again once it ends.
+    assert watermark == waiting.create_timestamp.isoformat()
+
+    second = clean_up_runs(instance, _settings(history))
+
+    assert first.runs_examined > second.runs_examined
+    assert (second.runs_deleted, second.runs_pruned, second.events_removed) == (0, 0, 0)
+
+
+def test_run_sharded_sqlite_removes_deleted_runs_shard_files(tmp_path: Path):
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        history = build_history(instance)
+        storage = instance.event_log_storage
+        assert isinstance(storage, SqliteEventLogStorage)
+        shards = {run_id: Path(storage.path_for_shard(run_id)) for run_id in history.no_asset_runs}
+        assert all(path.exists() for path in shards.values())
+        clean_up_runs(instance, _settings(history))
+        assert not any(path.exists() for path in shards.values())
+
+
+def test_job_reports_what_it_removed_as_output_metadata(tmp_path: Path):
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        history = build_history(instance)
+        expected = clean_up_runs(instance, _settings(history, dry_run=True))
+        result = log_cleanup_job.execute_in_process(
+            instance=instance,
+            run_config={
+                "ops": {"clean_up_run_logs": {"config": {"retention_days": 1, "dry_run": True}}}
+            },
+        )
+        assert result.success
+        outputs = [event for event in result.all_events if event.event_type_value == "STEP_OUTPUT"]
+        metadata = outputs[0].step_output_data.metadata
+        # Nothing is a day old yet.
+        assert metadata["runs_examined"].value == 0
+        assert metadata["dry_run"].value is True
+        assert expected.runs_examined > 0
+        logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+        assert any("log cleanup would remove" in message for message in logs)
+
+
+def test_progress_is_logged_per_batch(tmp_path: Path):
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        history = build_history(instance)
+        messages: list[str] = []
+        report = clean_up_runs(instance, _settings(history, batch_size=2), log=messages.append)
+        batch_lines = [message for message in messages if message.startswith("batch ")]
+        assert len(batch_lines) == report.batches >= 4
+        assert f"{report.runs_deleted} deleted" in batch_lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("retention_days", 0, "retention_days must be at least 1"),
+        ("batch_size", 0, "batch_size must be at least 1"),
+        ("vacuum", "sometimes", "vacuum must be one of none, plain, full"),
+    ],
+)
+def test_bad_settings_name_the_problem(field: str, value: object, message: str):
+    with pytest.raises(ValueError, match=message):
+        CleanupSettings(**{field: value})
+
+
+def test_unsupported_storage_is_refused_with_its_name():
+    class NotSql:
+        pass
+
+    with pytest.raises(TypeError, match="NotSql"):
+        pruner_for(NotSql())  # type: ignore[arg-type]
+
+
+def test_only_kept_event_types_survive_in_the_table(tmp_path: Path):
+    """Straight from the table: a pruned run keeps no engine, step or log row."""
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        history = build_history(instance)
+        clean_up_runs(instance, _settings(history))
+        storage = instance.event_log_storage
+        assert isinstance(storage, SqliteEventLogStorage)
+        run_id = history.asset_runs[0]
+        with storage.run_connection(run_id) as conn:
+            types = {
+                row[0]
+                for row in conn.execute(db.select(SqlEventLogStorageTable.c.dagster_event_type))
+            }
+        assert None not in types
+        assert types <= KEPT_EVENT_TYPES
+        assert os.path.getsize(storage.path_for_shard(run_id)) > 0
