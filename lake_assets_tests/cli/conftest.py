@@ -3,17 +3,16 @@ raw object access the way a foreign producer (plain files or plain boto3) has it
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-import boto3
 import pytest
+
+from lake_assets_tests.raw_lake import RawLake
 
 LAKE = Path(sys.executable).parent / "lake"
 
@@ -69,45 +68,6 @@ def cli(lake_url: str):
         return lake_cli("--lake", lake_url, *args, env=env, cwd=cwd)
 
     return run
-
-
-class RawLake:
-    """Objects under a lake root written and read without the project's code."""
-
-    def __init__(self, url: str) -> None:
-        parsed = urlparse(url)
-        self.s3 = parsed.scheme == "s3"
-        if self.s3:
-            self.bucket = parsed.netloc
-            self.prefix = parsed.path.strip("/") + "/" if parsed.path.strip("/") else ""
-            self.client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])
-        else:
-            self.root = Path(url)
-
-    def put(self, key: str, data: bytes) -> None:
-        if self.s3:
-            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
-        else:
-            path = self.root / key
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-
-    def put_json(self, key: str, value: Any) -> None:
-        self.put(key, json.dumps(value).encode())
-
-    def put_csv(self, key: str, text: str) -> None:
-        self.put(key, gzip.compress(text.encode()))
-
-    def get(self, key: str) -> bytes:
-        if self.s3:
-            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
-        return (self.root / key).read_bytes()
-
-    def delete(self, key: str) -> None:
-        if self.s3:
-            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
-        else:
-            (self.root / key).unlink()
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from lake_assets.lake import CorruptObject, DatasetId, Lake
-
-from .conftest import RawLake
+from lake_assets_tests.raw_lake import RawLake
 
 DS = DatasetId("awk", "feature/x")
 AWKWARD_STRINGS = [

@@ -12,8 +12,9 @@ import pytest
 from botocore.config import Config
 
 from lake_assets.lake import DatasetId, InvalidUri, Lake, LakeError, StoreUnavailable
+from lake_assets_tests.raw_lake import RawLake
 
-from .conftest import RawLake, run_python
+from .conftest import run_python
 from .racers import RACE, racer, round_dates
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYSECRETKEY"

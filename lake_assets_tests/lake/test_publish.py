@@ -9,8 +9,7 @@ import pytest
 
 from lake_assets.lake import DatasetId, GrosRef, Lake, LakeError, lineage
 from lake_assets.lake.store import Store
-
-from .conftest import RawLake
+from lake_assets_tests.raw_lake import RawLake
 
 UP = DatasetId("weather", "master")
 OTHER = DatasetId("planes", "feature/x")

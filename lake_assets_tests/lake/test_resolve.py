@@ -11,8 +11,7 @@ import json
 import pytest
 
 from lake_assets.lake import CorruptObject, DatasetId, Lake, LakeError, NotFound
-
-from .conftest import RawLake
+from lake_assets_tests.raw_lake import RawLake
 
 DATES = ["2024-01-01", "2024-01-02", "2024-01-05", "2024-02-01", "2024-02-02", "2024-03-01"]
 

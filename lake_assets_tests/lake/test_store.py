@@ -10,8 +10,7 @@ from lake_assets.lake.errors import LakeError, NotFound
 from lake_assets.lake.store import Store, open_store
 from lake_assets.lake.store_local import LocalStore
 from lake_assets.lake.store_s3 import S3Store
-
-from .conftest import RawLake
+from lake_assets_tests.raw_lake import RawLake
 
 
 @pytest.fixture
