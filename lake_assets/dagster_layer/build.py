@@ -42,7 +42,7 @@ from lake_assets.dagster_layer.checks import (
 )
 from lake_assets.dagster_layer.compute import Body, asset_body
 from lake_assets.dagster_layer.declare import LAYERS, Dataset, DeclarationError
-from lake_assets.dagster_layer.io_manager import URI_METADATA_KEY
+from lake_assets.dagster_layer.io_manager import HEAVY_METADATA_KEY, URI_METADATA_KEY
 from lake_assets.dagster_layer.partition_mappings import partition_mapping
 from lake_assets.lake import DatasetId, GrosUri, InvalidName, LakeError
 from lake_assets.lake.names import default_branch, validate_branch
@@ -217,6 +217,7 @@ def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinitio
             "owners": MetadataValue.json(ds.spec.owners),
             "layer": ds.layer,
             "upstreams": MetadataValue.json({n: str(u) for n, u in uris.items()}),
+            HEAVY_METADATA_KEY: ds.spec.heavy,
         },
     )
     return multi_asset(

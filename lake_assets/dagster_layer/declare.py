@@ -56,6 +56,7 @@ class DatasetSpec(BaseModel):
     owners: list[str] = Field(default_factory=list)
     start_date: dt.date
     quarantine_budget: float | None = Field(default=None, ge=0.0, le=1.0)
+    heavy: bool = False
 
     @field_validator("repo")
     @classmethod
@@ -153,13 +154,15 @@ def dataset(
     description: str | None = None,
     owners: Sequence[str] = (),
     quarantine_budget: float | None = None,
+    heavy: bool = False,
 ) -> Callable[[DatasetFn], Dataset]:
     """Declare the dataset `repo` built by the decorated function, one partition per call.
 
     The function takes one DataFrame per upstream (parameters named as in `upstreams`) and
     optionally `context: DatasetContext`, and returns the partition's DataFrame. Set
     `quarantine_budget` (a share of input rows) when it sets rows aside with
-    `context.quarantine(...)`: above the budget the partition fails instead of publishing."""
+    `context.quarantine(...)`: above the budget the partition fails instead of publishing.
+    `heavy` runs get a bigger Kubernetes pod (the `dagster-k8s/config` run tag)."""
 
     def decorate(fn: DatasetFn) -> Dataset:
         return declare(
@@ -172,6 +175,7 @@ def dataset(
             description=description,
             owners=owners,
             quarantine_budget=quarantine_budget,
+            heavy=heavy,
         )
 
     return decorate
@@ -188,6 +192,7 @@ def declare(
     description: str | None = None,
     owners: Sequence[str] = (),
     quarantine_budget: float | None = None,
+    heavy: bool = False,
 ) -> Dataset:
     label = repo if isinstance(repo, str) else repr(repo)
     try:
@@ -199,6 +204,7 @@ def declare(
             owners=list(owners),
             start_date=start_date,  # type: ignore[arg-type]
             quarantine_budget=quarantine_budget,
+            heavy=heavy,
         )
     except ValidationError as e:
         raise DeclarationError(f"dataset {label}: {_problems(e)}") from None

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from dagster import AssetKey, AssetsDefinition, AssetSpec, PartitionsDefinition
 
-from lake_assets.dagster_layer.io_manager import URI_METADATA_KEY
+from lake_assets.dagster_layer.io_manager import HEAVY_METADATA_KEY, URI_METADATA_KEY
 from lake_assets.lake import DatasetId, LakeError, TagKind, parse_uri
 from lake_assets.lake.watch import Edge
 
@@ -24,6 +24,7 @@ class LakeGraph:
     edges: tuple[Edge, ...]
     built: frozenset[DatasetId]
     partitions: dict[DatasetId, PartitionsDefinition]
+    heavy: frozenset[DatasetId] = frozenset()
 
     @property
     def external(self) -> frozenset[DatasetId]:
@@ -39,6 +40,7 @@ class LakeGraph:
     def from_assets(cls, assets: Iterable[object]) -> "LakeGraph":
         edges: list[Edge] = []
         built: set[DatasetId] = set()
+        heavy: set[DatasetId] = set()
         partitions: dict[DatasetId, PartitionsDefinition] = {}
         for item in assets:
             if isinstance(item, AssetSpec):
@@ -64,6 +66,8 @@ class LakeGraph:
                 if down is None:
                     continue
                 built.add(down)
+                if item.specs_by_key[key].metadata.get(HEAVY_METADATA_KEY):
+                    heavy.add(down)
                 for up_key in item.asset_deps.get(key, set()):
                     up = dataset_or_none(up_key)
                     if up is None:
@@ -71,4 +75,5 @@ class LakeGraph:
                     uri = parse_uri(tags[up_key]) if tags.get(up_key) else None
                     kind = uri.kind if uri else TagKind.NONE
                     edges.append(Edge(down, up, kind, uri.tag if uri else None))
-        return cls(tuple(sorted(set(edges), key=str)), frozenset(built), partitions)
+        edges_sorted = tuple(sorted(set(edges), key=str))
+        return cls(edges_sorted, frozenset(built), partitions, frozenset(heavy))

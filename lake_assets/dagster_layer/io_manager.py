@@ -24,6 +24,8 @@ from lake_assets.lake.uri import parse_uri
 
 URI_METADATA_KEY = "gros_uri"
 """Input metadata naming the `gros://` URI (with its tag) a dataset reads an upstream by."""
+HEAVY_METADATA_KEY = "lake/heavy"
+"""Asset metadata: the dataset's runs need a bigger Kubernetes pod."""
 
 
 def dataset_of(key: AssetKey) -> DatasetId:

@@ -35,6 +35,7 @@ from lake_assets.lake.watch import (
     poll,
     triggers,
 )
+from lake_assets.operations.k8s_tags import k8s_config_tags
 
 SENSOR_NAME = "lake_upstream_latest"
 TRIGGER_TAG = "lake/triggered_by"
@@ -137,7 +138,11 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
             _restore(after.pointers, before.pointers, change.dataset)
 
         due = triggers(graph.edges, taken, lambda ds, date: content_of(store_lake.store, ds, date))
-        requests = [_request(t) for t in due if _in_partitions(graph, t.downstream, t.date)]
+        requests = [
+            _request(t, t.downstream in graph.heavy)
+            for t in due
+            if _in_partitions(graph, t.downstream, t.date)
+        ]
         events = _external_events(graph, taken)
         context.log.info(
             f"polled {len(graph.watched)} upstreams with {result.requests} requests: "
@@ -173,7 +178,7 @@ def _in_partitions(graph: LakeGraph, ds: DatasetId, date: str) -> bool:
     return parts is None or parts.has_partition_key(date)
 
 
-def _request(trigger: Trigger) -> RunRequest:
+def _request(trigger: Trigger, heavy: bool) -> RunRequest:
     why = ",".join(
         f"{u.dataset}:{u.date}@{c[:12]}"
         for u, c in zip(trigger.upstreams, trigger.contents, strict=True)
@@ -182,7 +187,7 @@ def _request(trigger: Trigger) -> RunRequest:
         run_key=trigger.run_key,
         asset_selection=[AssetKey([trigger.downstream.repo, trigger.downstream.branch])],
         partition_key=trigger.date,
-        tags={TRIGGER_TAG: why},
+        tags={TRIGGER_TAG: why, **(k8s_config_tags(heavy=True) if heavy else {})},
     )
 
 

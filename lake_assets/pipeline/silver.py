@@ -74,6 +74,7 @@ def _report(context: DatasetContext, split: Split) -> pd.DataFrame:
     start_date=START,
     owners=OWNERS,
     quarantine_budget=QUARANTINE_BUDGET,
+    heavy=True,
 )
 def flights_silver(
     flights: pd.DataFrame,

@@ -36,6 +36,7 @@ def flights() -> pd.DataFrame:
 @asset(
     key=["joined", "master"],
     partitions_def=DAILY,
+    metadata={"lake/heavy": True},
     ins={
         "f": AssetIn(key=["flights", "master"], metadata={"gros_uri": "gros://flights"}),
         "w": AssetIn(key=["weather", "master"], metadata={"gros_uri": "gros://weather"}),
@@ -98,12 +99,16 @@ def test_a_partition_runs_once_every_no_tag_upstream_has_it(lake_url: str, lake:
     assert requested(result) == []  # weather has no 2013-01-02 yet
     publish(lake, AIRLINES, "2013-01-02")
     # `joined` reads airlines with :latest, which never triggers; `by_airline` reads it untagged
-    assert requested(t.tick()) == [("by_airline/master", "2013-01-02")]
+    result = t.tick()
+    assert requested(result) == [("by_airline/master", "2013-01-02")]
+    assert "dagster-k8s/config" not in result.run_requests[0].tags  # not heavy: default size
 
     publish(lake, WEATHER, "2013-01-02")
     result = t.tick()
     assert requested(result) == [("joined/master", "2013-01-02")]
     [request] = result.run_requests
+    sizing = json.loads(request.tags["dagster-k8s/config"])  # joined is declared heavy
+    assert sizing["container_config"]["resources"]["requests"]["memory"] == "8Gi"
     assert "flights/master:2013-01-02@" in request.tags[TRIGGER_TAG]
     assert "weather/master:2013-01-02@" in request.tags[TRIGGER_TAG]
 
