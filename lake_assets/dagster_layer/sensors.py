@@ -34,6 +34,7 @@ from lake_assets.lake.watch import (
     content_of,
     poll,
     triggers,
+    verify,
 )
 from lake_assets.operations.k8s_tags import k8s_config_tags
 
@@ -130,11 +131,17 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
             after.registered += len(batch)
 
         result = poll(store_lake.store, graph.watched, before.pointers)
+        taken, deferred = result.changes[:MAX_CHANGES], result.changes[MAX_CHANGES:]
+        taken, broken = verify(store_lake.store, taken)
         for problem in result.problems:
             context.log.warning(f"skipped {problem.key}: {problem.message}")
-        taken, deferred = result.changes[:MAX_CHANGES], result.changes[MAX_CHANGES:]
+        for c in broken:
+            missing = c.dataset.data_key(c.ref.date)
+            context.log.warning(
+                f"skipped {c.dataset.latest_key}: points at {c.ref.date} but {missing} is missing"
+            )
         after.pointers.update(result.pointers)
-        for change in deferred:
+        for change in [*deferred, *broken]:
             _restore(after.pointers, before.pointers, change.dataset)
 
         due = triggers(graph.edges, taken, lambda ds, date: content_of(store_lake.store, ds, date))

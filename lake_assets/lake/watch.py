@@ -98,11 +98,8 @@ def _poll_one(
         return before, None, Problem(ds.latest_key, str(e)), 1
     if ref.dataset != ds:
         return before, None, Problem(ds.latest_key, f"names {ref.dataset}, not {ds}"), 1
-    if store.head(ds.data_key(ref.date)) is None:
-        message = f"points at {ref.date} but {ds.data_key(ref.date)} is missing"
-        return before, None, Problem(ds.latest_key, message), 2
     pointer = Pointer(info.etag, ref.date, ref.sha256)
-    requests = 2
+    requests = 1
     if before is None or before.date is None:
         new: tuple[str, ...] = (ref.date,)
     elif ref.date > before.date:
@@ -132,6 +129,23 @@ def _poll_listing(
         new = tuple(d for d in sorted(infos) if before.date < d)
     ref = GrosRef(repo=ds.repo, branch=ds.branch, date=newest, uri=f"gros://{ds}:{newest}")
     return pointer, Change(ds, ref, new), None, 2
+
+
+def verify(
+    store: Store, changes: Sequence[Change], workers: int = POLL_WORKERS
+) -> tuple[list[Change], list[Change]]:
+    """Split changes into those whose `latest` points at a data object that exists and those
+    that point nowhere; done only for the changes a tick acts on, so a burst of new pointers
+    costs one request each to poll."""
+
+    def exists(change: Change) -> bool:
+        return store.head(change.dataset.data_key(change.ref.date)) is not None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = list(pool.map(exists, changes))
+    ok = [c for c, there in zip(changes, found, strict=True) if there]
+    broken = [c for c, there in zip(changes, found, strict=True) if not there]
+    return ok, broken
 
 
 def _dates(store: Store, ds: DatasetId) -> list[str]:

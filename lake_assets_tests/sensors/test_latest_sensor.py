@@ -17,7 +17,7 @@ from dagster import (
 from lake_assets.dagster_layer import sensors
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.sensors import TRIGGER_TAG, build_upstream_sensor
-from lake_assets.lake import DatasetId, Lake, StoreUnavailable
+from lake_assets.lake import DatasetId, GrosRef, Lake, StoreUnavailable
 
 DAILY = DailyPartitionsDefinition(start_date="2013-01-01")
 WEATHER = DatasetId("weather", "master")
@@ -184,6 +184,18 @@ def test_a_malformed_latest_is_skipped_and_the_others_still_trigger(
     warning = capsys.readouterr().err
     assert "WARNING - skipped asset/airlines/master/metadata/latest" in warning
     assert "is not a valid GrosRef" in warning
+
+    # a latest pointing at a data object that does not exist: reported, skipped, and
+    # picked up once the object is there
+    lake.store.put(
+        AIRLINES.latest_key, GrosRef(repo="airlines", branch="master", date="2013-01-04").to_json()
+    )
+    assert requested(t.tick()) == []
+    assert "points at 2013-01-04 but asset/airlines/master/data/2013-01-04.csv.gz is missing" in (
+        capsys.readouterr().err
+    )
+    publish(lake, AIRLINES, "2013-01-04")
+    assert requested(t.tick()) == [("by_airline/master", "2013-01-04")]
 
 
 def test_an_unreachable_s3_endpoint_fails_the_tick_and_loses_no_trigger(
