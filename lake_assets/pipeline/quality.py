@@ -140,10 +140,21 @@ def split_flights(raw: pd.DataFrame, carriers: frozenset[str], airports: frozens
             "cancelled": cancelled,
         }
     )
+    return _split(raw, candidate, rejects, FLIGHT_KEY, FlightsSilver)
+
+
+def _split(
+    raw: pd.DataFrame,
+    candidate: pd.DataFrame,
+    rejects: Rejects,
+    key: list[str],
+    schema: type[pa.DataFrameModel],
+) -> Split:
+    """Row-check the typed rows, then keep those no check rejected, deduplicated on `key`."""
     ok = candidate[rejects.mask]
-    _row_checks(ok.drop_duplicates(FLIGHT_KEY), FlightsSilver, rejects)
+    _row_checks(ok.drop_duplicates(key), schema, rejects)
     kept = candidate[rejects.mask]
-    deduped = kept.drop_duplicates(FLIGHT_KEY)
+    deduped = kept.drop_duplicates(key)
     return Split(
         kept=deduped.reset_index(drop=True),
         rejected=rejects.rejected(raw),
@@ -168,13 +179,4 @@ def split_weather(raw: pd.DataFrame, airports: frozenset[str]) -> Split:
             **{c: num[c] for c in _WEATHER_NUMBERS if c not in ("year", "month", "day", "hour")},
         }
     )
-    ok = candidate[rejects.mask]
-    _row_checks(ok.drop_duplicates(WEATHER_KEY), WeatherSilver, rejects)
-    kept = candidate[rejects.mask]
-    deduped = kept.drop_duplicates(WEATHER_KEY)
-    return Split(
-        kept=deduped.reset_index(drop=True),
-        rejected=rejects.rejected(raw),
-        duplicates=len(kept) - len(deduped),
-        received=len(raw),
-    )
+    return _split(raw, candidate, rejects, WEATHER_KEY, WeatherSilver)
