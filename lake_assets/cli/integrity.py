@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from lake_assets.lake.catalog import Selection, datasets
 from lake_assets.lake.errors import CorruptObject, NotFound
-from lake_assets.lake.keys import DatasetId, dataset_of_prefix, date_of_data_key
+from lake_assets.lake.keys import DatasetId, dataset_of_prefix
 from lake_assets.lake.lake import Lake
 from lake_assets.lake.refs import GrosRef, ProductionRecord
 from lake_assets.lake.store import ObjectInfo
@@ -79,8 +79,7 @@ def _list(lake: Lake, ds: DatasetId) -> Listing:
         if info.key == ds.latest_key:
             listing.latest = info
         elif info.key.startswith(ds.data_prefix):
-            name = info.key[len(ds.data_prefix) :]
-            date = None if "/" in name else date_of_data_key(name)
+            date = ds.date_of(info.key)
             if date is None:
                 listing.bad_data.append(info)
             else:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from lake_assets.lake.errors import NotFound
-from lake_assets.lake.keys import DatasetId, dataset_of_prefix, date_of_data_key
+from lake_assets.lake.keys import DatasetId, dataset_of_prefix
 from lake_assets.lake.lake import Lake
 from lake_assets.lake.names import quote_name, validate_branch, validate_repo
 
@@ -100,7 +100,6 @@ def summary(lake: Lake, dataset: DatasetId) -> DatasetSummary:
     """Versions and sizes from one listing of the dataset's `data/` prefix."""
     versions = []
     for info in lake.store.list(dataset.data_prefix):
-        nested = "/" in info.key[len(dataset.data_prefix) :]
-        if not nested and (date := date_of_data_key(info.key)) is not None:
+        if (date := dataset.date_of(info.key)) is not None:
             versions.append(Version(date, info.size))
     return DatasetSummary(dataset, tuple(sorted(versions, key=lambda v: v.date)))

@@ -38,6 +38,12 @@ class DatasetId:
     def data_prefix(self) -> str:
         return f"{self.asset_prefix}data/"
 
+    def date_of(self, key: str) -> str | None:
+        """The DATE of `key` when it is one of this dataset's data objects (directly under
+        `data/`, named `YYYY-MM-DD.csv.gz`); None for anything else."""
+        name = key[len(self.data_prefix) :] if key.startswith(self.data_prefix) else "/"
+        return None if "/" in name else date_of_data_key(name)
+
     def data_key(self, date: str) -> str:
         return f"{self.data_prefix}{validate_date(date)}{DATA_SUFFIX}"
 

@@ -22,7 +22,7 @@ from lake_assets.lake.errors import (
     NotFound,
     PublishConflict,
 )
-from lake_assets.lake.keys import DatasetId, date_of_data_key
+from lake_assets.lake.keys import DatasetId
 from lake_assets.lake.names import validate_date
 from lake_assets.lake.producer import producer as default_producer
 from lake_assets.lake.refs import GrosRef, ProductionRecord, utc_now
@@ -58,12 +58,7 @@ class Lake:
 
     def dates(self, dataset: DatasetId) -> list[str]:
         """The DATEs that have a data object, oldest first."""
-        prefix = dataset.data_prefix
-        found = (
-            date_of_data_key(o.key)
-            for o in self.store.list(prefix)
-            if "/" not in o.key[len(prefix) :]
-        )
+        found = (dataset.date_of(o.key) for o in self.store.list(dataset.data_prefix))
         return sorted(d for d in found if d)
 
     def latest_pointer(self, dataset: DatasetId) -> tuple[GrosRef, str] | None:
@@ -120,7 +115,7 @@ class Lake:
         ds = ref.dataset
         info = self.store.head(ds.data_key(ref.date))
         if info is None:
-            if self.store.head(ds.latest_key) and ref.date == self._latest_date(ds):
+            if ref.date == self._latest_date(ds):
                 raise CorruptObject(
                     f"{ds.latest_key} points at {ref.date} but {ds.data_key(ref.date)} is missing"
                 )

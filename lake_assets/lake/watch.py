@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lake_assets.lake.errors import CorruptObject, LakeError
-from lake_assets.lake.keys import DatasetId, date_of_data_key
+from lake_assets.lake.keys import DatasetId
 from lake_assets.lake.refs import GrosRef
 from lake_assets.lake.store import Store
 from lake_assets.lake.uri import TagKind
@@ -116,7 +116,7 @@ def _poll_listing(
     store: Store, ds: DatasetId, before: Pointer | None
 ) -> tuple[Pointer | None, Change | None, Problem | None, int]:
     """No `latest` object: the newest date with a data object stands for it (spec §4)."""
-    infos = {d: info for info in store.list(ds.data_prefix) if (d := date_of_data_key(info.key))}
+    infos = {d: info for info in store.list(ds.data_prefix) if (d := ds.date_of(info.key))}
     if not infos:
         return Pointer(None, None, None), None, None, 2
     newest = max(infos)
@@ -149,7 +149,7 @@ def verify(
 
 
 def _dates(store: Store, ds: DatasetId) -> list[str]:
-    return sorted(d for info in store.list(ds.data_prefix) if (d := date_of_data_key(info.key)))
+    return sorted(d for info in store.list(ds.data_prefix) if (d := ds.date_of(info.key)))
 
 
 @dataclass(frozen=True)

@@ -91,3 +91,13 @@ def test_stores_refuse_escaping_keys(key: str, tmp_path: Path) -> None:
 )
 def test_date_of_data_key(name: str, date: str | None) -> None:
     assert date_of_data_key(name) == date
+
+
+def test_date_of_accepts_only_the_dataset_own_data_objects() -> None:
+    ds = DatasetId("flights", "feature/x")
+    assert ds.date_of(ds.data_key("2013-01-02")) == "2013-01-02"
+    assert ds.date_of(f"{ds.data_prefix}old/2013-01-02.csv.gz") is None  # nested below data/
+    assert ds.date_of(f"{ds.data_prefix}2013-02-30.csv.gz") is None  # not a calendar date
+    assert ds.date_of(f"{ds.data_prefix}2013-01-02.csv") is None
+    assert ds.date_of(DatasetId("flights", "master").data_key("2013-01-02")) is None
+    assert ds.date_of(ds.latest_key) is None
