@@ -16,7 +16,6 @@ import argparse
 import gc
 import io
 import json
-import logging
 import os
 import platform
 import statistics
@@ -107,7 +106,7 @@ def local_site(root: Path) -> Iterator[Site]:
 @contextmanager
 def s3_site() -> Iterator[Site]:
     import boto3
-    from moto.server import ThreadedMotoServer
+    from moto_process import moto_endpoint
 
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
@@ -115,12 +114,7 @@ def s3_site() -> Iterator[Site]:
         AWS_DEFAULT_REGION="us-east-1",
         AWS_EC2_METADATA_DISABLED="true",
     )
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+    with moto_endpoint() as endpoint:
         client = boto3.client("s3", endpoint_url=endpoint)
         client.create_bucket(Bucket=BUCKET)
 
@@ -142,8 +136,6 @@ def s3_site() -> Iterator[Site]:
             lambda: get("naive/part.csv.gz"),
             lambda key: get(f"lake/{key}"),
         )
-    finally:
-        server.stop()
 
 
 def timed(fn: Callable[[], T]) -> tuple[float, T]:

@@ -9,16 +9,11 @@ of every watched `latest` with plain boto3 (same thread count as the sensor's po
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="bench",
@@ -30,6 +25,7 @@ os.environ.update(
 import boto3
 import botocore.endpoint
 from dagster import DagsterInstance, DailyPartitionsDefinition, build_sensor_context
+from moto_process import start_moto
 
 from lake_assets.dagster_layer import sensors
 from lake_assets.dagster_layer.graph import LakeGraph
@@ -50,27 +46,6 @@ def _counting(self, *args, **kwargs):
 
 
 botocore.endpoint.Endpoint.make_request = _counting
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    """moto's server in its own process, so it does not share the sensor's GIL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    moto = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-            return proc, endpoint
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("moto_server did not start")
 
 
 def requests_during(fn):

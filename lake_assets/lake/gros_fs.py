@@ -16,7 +16,7 @@ from fsspec.spec import AbstractFileSystem
 
 from lake_assets.lake import codec
 from lake_assets.lake.api import lake_for
-from lake_assets.lake.uri import SCHEME, parse_uri
+from lake_assets.lake.uri import SCHEME
 
 
 class GrosFileSystem(AbstractFileSystem):
@@ -42,7 +42,7 @@ class GrosFileSystem(AbstractFileSystem):
             raise NotImplementedError(
                 "gros:// is read-only; publish with lake_assets.publish() or `lake publish`"
             )
-        data, ref = self.lake.fetch(self.lake.pick(parse_uri(self._uri(path))))
+        data, ref = self.lake.fetch_uri(self._uri(path))
         text = codec.decompressing_reader(io.BytesIO(data))
         from lake_assets.lake import lineage
 

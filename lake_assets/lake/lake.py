@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +27,29 @@ from lake_assets.lake.keys import DatasetId
 from lake_assets.lake.names import validate_date
 from lake_assets.lake.producer import producer as default_producer
 from lake_assets.lake.refs import GrosRef, ProductionRecord, utc_now
-from lake_assets.lake.store import Store, open_store
+from lake_assets.lake.store import ObjectInfo, Store, open_store
 from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
 
 SHOWN_DATES = 5
 _CAS_ATTEMPTS = 50
+_background: ThreadPoolExecutor | None = None
+
+
+def _in_background() -> ThreadPoolExecutor:
+    """A few threads for fetches that overlap a request; made afresh in a forked child,
+    where the parent's threads do not exist."""
+    global _background
+    if _background is None:
+        _background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lake-fetch")
+    return _background
+
+
+def _forget_background() -> None:
+    global _background
+    _background = None
+
+
+os.register_at_fork(after_in_child=_forget_background)
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,9 @@ class Lake:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._latest_seen: dict[DatasetId, tuple[GrosRef, str]] = {}
+        """Where each dataset's `latest` pointed when this lake last read it, and the
+        pointer's version token: see `_pick_and_get`."""
 
     @classmethod
     def open(cls, url: str | None = None, **storage_options: Any) -> Lake:
@@ -64,9 +86,10 @@ class Lake:
     def latest_pointer(self, dataset: DatasetId) -> tuple[GrosRef, str] | None:
         """The `latest` object and its version token, or None when there is none."""
         got = self.store.get_with_info(dataset.latest_key)
-        if got is None:
-            return None
-        data, info = got
+        return None if got is None else self._pointer(dataset, *got)
+
+    @staticmethod
+    def _pointer(dataset: DatasetId, data: bytes, info: ObjectInfo) -> tuple[GrosRef, str]:
         ref = GrosRef.from_json(data, dataset.latest_key)
         if ref.dataset != dataset:
             raise CorruptObject(
@@ -176,6 +199,46 @@ class Lake:
         data = self._data_of(ref)
         return data, self._completed(ref, data, hashlib.sha256(data).hexdigest())
 
+    def fetch_uri(self, uri: str | GrosUri) -> tuple[bytes, GrosRef]:
+        """The data object a URI names right now, and its completed ref."""
+        u = parse_uri(uri) if isinstance(uri, str) else uri
+        picked, data = self._pick_and_get(u, None)
+        return data, self._completed(picked, data, hashlib.sha256(data).hexdigest())
+
+    def _pick_and_get(self, u: GrosUri, partition: str | None) -> tuple[GrosRef, bytes]:
+        """The version a URI names and its data object.
+
+        Reading `latest` takes the pointer, then the data it names: two round trips. When
+        this lake has read the pointer before, it asks whether the pointer moved (one
+        conditional GET) while it fetches the data the pointer named then; unmoved, that
+        data is the answer, so a repeated read costs one round trip and is never stale.
+        Moved, the fetched data is dropped and the new date read."""
+        reads_latest = u.kind is TagKind.LATEST or (u.kind is TagKind.NONE and partition is None)
+        if not reads_latest:
+            picked = self.pick(u, partition)
+            return picked, self._data_of(picked)
+        ds = u.dataset
+        seen = self._latest_seen.get(ds)
+        if seen is not None:
+            ref, etag = seen
+            data: Future[bytes] = _in_background().submit(self.store.get, ds.data_key(ref.date))
+            moved = self.store.get_if_changed(ds.latest_key, etag)
+            if moved is False:
+                try:
+                    return ref, data.result()
+                except NotFound:
+                    return ref, self._data_of(ref)  # the error that names what is missing
+            self._latest_seen.pop(ds, None)
+            pointer = None if moved is None else self._pointer(ds, *moved)
+        else:
+            pointer = self.latest_pointer(ds)
+        if pointer is None:
+            picked = self.pick(u)
+        else:
+            picked = pointer[0]
+            self._latest_seen[ds] = pointer
+        return picked, self._data_of(picked)
+
     def read(
         self,
         uri: str | GrosUri,
@@ -199,8 +262,7 @@ class Lake:
         """Read a version and the ref of exactly what was read. The bytes are hashed in a
         thread while they are parsed with the layout the production record gives."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
-        picked = self.pick(u, partition)
-        data = self._data_of(picked)
+        picked, data = self._pick_and_get(u, partition)
         key = picked.dataset.data_key(picked.date)
         layout = (
             self._recorded_layout(picked, len(data))
