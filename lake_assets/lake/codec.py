@@ -208,15 +208,19 @@ def _parse_segments(
     newlines: bool,
 ) -> pa.Table:
     """Inflate and parse a segment per thread (both release the GIL); each thread holds one
-    segment's text at a time. Empty lines are rows here: our writer writes one only for a
-    null in a one-column table."""
+    segment's text at a time, parsed as one block (a chunk per segment: smaller blocks cost
+    about 10% more here). Empty lines are rows: our writer writes one only for a null in a
+    one-column table."""
     parse = pacsv.ParseOptions(newlines_in_values=newlines, ignore_empty_lines=False)
     view = memoryview(data)
 
     def one(i: int) -> pa.Table:
         text = segmented_gzip.inflate(view, segments[i])
         read = pacsv.ReadOptions(
-            use_threads=False, block_size=1 << 20, column_names=names, skip_rows=int(i == 0)
+            use_threads=False,
+            block_size=max(len(text), 1),
+            column_names=names,
+            skip_rows=int(i == 0),
         )
         return pacsv.read_csv(pa.py_buffer(text), read, parse, convert)
 
