@@ -128,15 +128,37 @@ def decompressing_reader(stream: IO[bytes]) -> igzip.GzipFile:
     return igzip.GzipFile(fileobj=stream, mode="rb")
 
 
+class Parsed:
+    """A parsed table held in one place only, so that `to_pandas` can free each Arrow column
+    once its pandas copy exists: a table still referenced from a caller's variable would
+    stay whole in memory until the frame is complete."""
+
+    def __init__(self, table: pa.Table | None) -> None:
+        self._table = table
+
+    def take(self) -> pa.Table | None:
+        table, self._table = self._table, None
+        return table
+
+
 def decode(
     data: bytes,
     key: str,
     column_types: Mapping[str, pa.DataType] | None = None,
     newlines: bool = True,
 ) -> pd.DataFrame:
-    """Parse a data object, decompressing as pyarrow reads so the whole CSV text is never
-    held in memory; `column_types` pins columns that CSV inference would get wrong, and
-    `newlines=False` (known from the writer) spares the parser tracking quotes across lines."""
+    return to_pandas(decode_table(data, key, column_types, newlines))
+
+
+def decode_table(
+    data: bytes,
+    key: str,
+    column_types: Mapping[str, pa.DataType] | None = None,
+    newlines: bool = True,
+) -> Parsed:
+    """Parse a data object without holding its whole CSV text in memory; `column_types` pins
+    columns that CSV inference would get wrong, and `newlines=False` (known from the writer)
+    spares the parser tracking quotes across lines."""
     if data[:2] != b"\x1f\x8b":
         raise CorruptObject(f"{key} is not a gzip file (it does not start with the gzip magic)")
     typed = dict(column_types or {})
@@ -152,7 +174,7 @@ def decode(
         raise CorruptObject(f"{key} is not a valid gzip file: {e}") from None
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         raise CorruptObject(f"{key} is not a valid UTF-8 CSV file: {e}") from None
-    return pd.DataFrame() if table is None else to_pandas(_check_text(table, key))
+    return Parsed(None if table is None else _check_text(table, key))
 
 
 def _parse(
@@ -247,12 +269,15 @@ def _check_text(table: pa.Table, key: str) -> pa.Table:
     return table
 
 
-def to_pandas(table: pa.Table) -> pd.DataFrame:
+def to_pandas(parsed: Parsed) -> pd.DataFrame:
     """Arrow to pandas without the lossy defaults: integer and boolean columns with nulls
     become nullable dtypes (not float/object), timestamps come back in microseconds.
 
-    Converts one column at a time, dropping each Arrow column as soon as its pandas copy
-    exists, so the table and the frame are never whole in memory together."""
+    Converts one column at a time and drops each Arrow column once converted, so the table
+    and the frame are never whole in memory together."""
+    table = parsed.take()
+    if table is None:
+        return pd.DataFrame()
     names = table.column_names
     converted: dict[int, pd.Series] = {}
     for i in range(len(names)):
@@ -271,7 +296,19 @@ def _column_to_pandas(col: pa.ChunkedArray) -> pd.Series:
             col = col.cast(pa.timestamp("us", col.type.tz), safe=True)
     if col.null_count and (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)):
         return col.to_pandas(types_mapper=_NULLABLE.get)
+    if not col.null_count and _flat_numpy(col.type):
+        # Combined in Arrow's allocator, which reuses what earlier columns freed, and
+        # handed to numpy without a copy.
+        return pd.Series(col.combine_chunks().to_numpy(zero_copy_only=True), copy=False)
     return col.to_pandas()
+
+
+def _flat_numpy(t: pa.DataType) -> bool:
+    """Types whose Arrow values are numpy's without conversion and give the dtype
+    `to_pandas` would."""
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or (
+        pa.types.is_timestamp(t) and t.tz is None
+    )
 
 
 _NULLABLE: dict[pa.DataType, object] = {

@@ -179,7 +179,7 @@ class Lake:
             raise self._no_such(f"{ds} has no data for {ref.date}", ds) from None
 
     @staticmethod
-    def _completed(ref: GrosRef, data: bytes, sha: str, rows: int | None = None) -> GrosRef:
+    def _completed(ref: GrosRef, size: int, sha: str, rows: int | None = None) -> GrosRef:
         """`ref` as read: the sha256 and size of the bytes; what the pointer said of rows and
         creation time only when it described these very bytes."""
         same = ref.sha256 == sha
@@ -189,7 +189,7 @@ class Lake:
             date=ref.date,
             uri=ref.version_uri,
             sha256=sha,
-            bytes=len(data),
+            bytes=size,
             rows=rows if rows is not None else (ref.rows if same else None),
             created_at=ref.created_at if same else None,
         )
@@ -197,13 +197,13 @@ class Lake:
     def fetch(self, ref: GrosRef) -> tuple[bytes, GrosRef]:
         """The data object of `ref`, and the ref completed with its sha256 and size."""
         data = self._data_of(ref)
-        return data, self._completed(ref, data, hashlib.sha256(data).hexdigest())
+        return data, self._completed(ref, len(data), hashlib.sha256(data).hexdigest())
 
     def fetch_uri(self, uri: str | GrosUri) -> tuple[bytes, GrosRef]:
         """The data object a URI names right now, and its completed ref."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
         picked, data = self._pick_and_get(u, None)
-        return data, self._completed(picked, data, hashlib.sha256(data).hexdigest())
+        return data, self._completed(picked, len(data), hashlib.sha256(data).hexdigest())
 
     def _pick_and_get(self, u: GrosUri, partition: str | None) -> tuple[GrosRef, bytes]:
         """The version a URI names and its data object.
@@ -260,22 +260,25 @@ class Lake:
         scope: Hashable | None = None,
     ) -> tuple[pd.DataFrame, GrosRef]:
         """Read a version and the ref of exactly what was read. The bytes are hashed in a
-        thread while they are parsed with the layout the production record gives."""
+        thread while they are parsed with the layout the production record gives, and let go
+        before the table becomes a frame."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
         picked, data = self._pick_and_get(u, partition)
         key = picked.dataset.data_key(picked.date)
+        size = len(data)
         layout = (
-            self._recorded_layout(picked, len(data))
+            self._recorded_layout(picked, size)
             if column_types is None
             else Layout(dict(column_types), True, None)
         )
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            sha_future = pool.submit(lambda: hashlib.sha256(data).hexdigest())
-            df = codec.decode(data, key, layout.types, layout.newlines)
-            sha = sha_future.result()
+        hashing = _in_background().submit(hashlib.sha256, data)
+        parsed = codec.decode_table(data, key, layout.types, layout.newlines)
+        sha = hashing.result().hexdigest()
         if layout.sha256 not in (None, sha):  # the record describes other bytes of that size
-            df = codec.decode(data, key)
-        ref = self._completed(picked, data, sha, rows=len(df))
+            parsed = codec.decode_table(data, key)
+        del data
+        df = codec.to_pandas(parsed)
+        ref = self._completed(picked, size, sha, rows=len(df))
         lineage.record(ref, str(u), scope)
         return df, ref
 
