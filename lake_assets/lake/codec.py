@@ -306,8 +306,10 @@ def _column_to_pandas(col: pa.ChunkedArray) -> pd.Series:
 def _flat_numpy(t: pa.DataType) -> bool:
     """Types whose Arrow values are numpy's without conversion and give the dtype
     `to_pandas` would."""
-    return pa.types.is_integer(t) or pa.types.is_floating(t) or (
-        pa.types.is_timestamp(t) and t.tz is None
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or (pa.types.is_timestamp(t) and t.tz is None)
     )
 
 
