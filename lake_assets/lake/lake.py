@@ -8,7 +8,7 @@ import os
 import random
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,11 +55,12 @@ os.register_at_fork(after_in_child=_forget_background)
 @dataclass(frozen=True)
 class Layout:
     """How to parse one data object: column types, whether values hold line breaks, and the
-    sha256 of the bytes this layout was recorded for."""
+    sha256 and store version token of the bytes this layout was recorded for."""
 
     types: dict[str, pa.DataType]
     newlines: bool
     sha256: str | None
+    etag: str | None = None
 
 
 class Lake:
@@ -166,17 +167,17 @@ class Lake:
         except NotFound:
             return None
 
-    def _data_of(self, ref: GrosRef) -> bytes:
+    def _data_of(self, ref: GrosRef) -> tuple[bytes, str]:
+        """The data object of `ref` and its version token; a missing one is an error that
+        says whether `latest` points at it."""
         ds = ref.dataset
         key = ds.data_key(ref.date)
-        try:
-            return self.store.get(key)
-        except NotFound:
-            if self._latest_date(ds) == ref.date:
-                raise CorruptObject(
-                    f"{ds.latest_key} points at {ref.date} but {key} is missing"
-                ) from None
-            raise self._no_such(f"{ds} has no data for {ref.date}", ds) from None
+        got = self.store.get_with_info(key)
+        if got is not None:
+            return got[0], got[1].etag
+        if self._latest_date(ds) == ref.date:
+            raise CorruptObject(f"{ds.latest_key} points at {ref.date} but {key} is missing")
+        raise self._no_such(f"{ds} has no data for {ref.date}", ds)
 
     @staticmethod
     def _completed(ref: GrosRef, size: int, sha: str, rows: int | None = None) -> GrosRef:
@@ -196,17 +197,17 @@ class Lake:
 
     def fetch(self, ref: GrosRef) -> tuple[bytes, GrosRef]:
         """The data object of `ref`, and the ref completed with its sha256 and size."""
-        data = self._data_of(ref)
+        data, _ = self._data_of(ref)
         return data, self._completed(ref, len(data), hashlib.sha256(data).hexdigest())
 
     def fetch_uri(self, uri: str | GrosUri) -> tuple[bytes, GrosRef]:
         """The data object a URI names right now, and its completed ref."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
-        picked, data = self._pick_and_get(u, None)
+        picked, data, _ = self._pick_and_get(u, None)
         return data, self._completed(picked, len(data), hashlib.sha256(data).hexdigest())
 
-    def _pick_and_get(self, u: GrosUri, partition: str | None) -> tuple[GrosRef, bytes]:
-        """The version a URI names and its data object.
+    def _pick_and_get(self, u: GrosUri, partition: str | None) -> tuple[GrosRef, bytes, str]:
+        """The version a URI names, its data object and the object's version token.
 
         Reading `latest` takes the pointer, then the data it names: two round trips. When
         this lake has read the pointer before, it asks whether the pointer moved (one
@@ -216,18 +217,15 @@ class Lake:
         reads_latest = u.kind is TagKind.LATEST or (u.kind is TagKind.NONE and partition is None)
         if not reads_latest:
             picked = self.pick(u, partition)
-            return picked, self._data_of(picked)
+            return picked, *self._data_of(picked)
         ds = u.dataset
         seen = self._latest_seen.get(ds)
         if seen is not None:
             ref, etag = seen
-            data: Future[bytes] = _in_background().submit(self.store.get, ds.data_key(ref.date))
+            data = _in_background().submit(self._data_of, ref)
             moved = self.store.get_if_changed(ds.latest_key, etag)
             if moved is False:
-                try:
-                    return ref, data.result()
-                except NotFound:
-                    return ref, self._data_of(ref)  # the error that names what is missing
+                return ref, *data.result()
             self._latest_seen.pop(ds, None)
             pointer = None if moved is None else self._pointer(ds, *moved)
         else:
@@ -237,7 +235,7 @@ class Lake:
         else:
             picked = pointer[0]
             self._latest_seen[ds] = pointer
-        return picked, self._data_of(picked)
+        return picked, *self._data_of(picked)
 
     def read(
         self,
@@ -259,11 +257,12 @@ class Lake:
         column_types: Mapping[str, pa.DataType] | None = None,
         scope: Hashable | None = None,
     ) -> tuple[pd.DataFrame, GrosRef]:
-        """Read a version and the ref of exactly what was read. The bytes are hashed in a
-        thread while they are parsed with the layout the production record gives, and let go
-        before the table becomes a frame."""
+        """Read a version and the ref of exactly what was read, parsed with the layout the
+        production record gives. The bytes are hashed in a thread while they are parsed,
+        unless the store's version token shows they are the very bytes the record describes
+        (then its sha256 is theirs). They are let go before the table becomes a frame."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
-        picked, data = self._pick_and_get(u, partition)
+        picked, data, etag = self._pick_and_get(u, partition)
         key = picked.dataset.data_key(picked.date)
         size = len(data)
         layout = (
@@ -271,9 +270,10 @@ class Lake:
             if column_types is None
             else Layout(dict(column_types), True, None)
         )
-        hashing = _in_background().submit(hashlib.sha256, data)
+        known = layout.sha256 if layout.etag is not None and layout.etag == etag else None
+        hashing = None if known else _in_background().submit(hashlib.sha256, data)
         parsed = codec.decode_table(data, key, layout.types, layout.newlines)
-        sha = hashing.result().hexdigest()
+        sha = hashing.result().hexdigest() if hashing is not None else known or ""
         if layout.sha256 not in (None, sha):  # the record describes other bytes of that size
             parsed = codec.decode_table(data, key)
         del data
@@ -292,7 +292,8 @@ class Lake:
         if record is None or record.gros_ref.bytes not in (None, size):
             return Layout({}, True, None)
         newlines = record.newlines_in_values is not False
-        return Layout(colspec.column_types(record.columns), newlines, record.gros_ref.sha256)
+        types = colspec.column_types(record.columns)
+        return Layout(types, newlines, record.gros_ref.sha256, record.data_etag)
 
     def publish(
         self,
@@ -347,8 +348,9 @@ class Lake:
             created_at=utc_now(),
         )
         key = dataset.data_key(date)
+        data_etag = None
         if overwrite:
-            self.store.put(key, encoded.data)
+            data_etag = self.store.put(key, encoded.data)
         elif not self.store.put_if(key, encoded.data, etag=None):
             raise AlreadyPublished(f"{ref.version_uri} is already published ({key} exists)")
         record = ProductionRecord(
@@ -357,6 +359,7 @@ class Lake:
             producer=default_producer(**(producer or {})),
             columns=columns,
             newlines_in_values=encoded.newlines,
+            data_etag=data_etag,
         )
         self.store.put(dataset.record_key(date), record.to_json())
         for up in upstreams:

@@ -80,6 +80,11 @@ class ProductionRecord(BaseModel):
     newlines_in_values: bool | None = Field(
         default=None, description="False when no value holds a line break: parse in parallel."
     )
+    data_etag: str | None = Field(
+        default=None,
+        description="The store's version token of the data object as published: a reader "
+        "whose GET returns the same token has exactly the bytes `gros_ref.sha256` names.",
+    )
 
     def to_json(self) -> bytes:
         return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=1).encode()

@@ -47,8 +47,9 @@ class Store(abc.ABC):
     def head(self, key: str) -> ObjectInfo | None: ...
 
     @abc.abstractmethod
-    def put(self, key: str, data: bytes) -> None:
-        """Write the whole object; readers see the old object or the new one, never a part."""
+    def put(self, key: str, data: bytes) -> str:
+        """Write the whole object; readers see the old object or the new one, never a part.
+        Returns the new object's version token, as `get_with_info` and `head` report it."""
 
     @abc.abstractmethod
     def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:

@@ -68,7 +68,9 @@ class LocalStore(Store):
             return None
         return self._info(key, st) if not os.path.isdir(self._path(key)) else None
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes) -> str:
+        """Written to a new file renamed into place: every write is a new inode, so the
+        version token (inode, mtime, size) of a replaced object never comes back."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -77,10 +79,12 @@ class LocalStore(Store):
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+                info = self._info(key, os.fstat(f.fileno()))
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        return info.etag
 
     def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
         path = self._path(key)

@@ -136,8 +136,8 @@ class S3Store(Store):
             return None
         return ObjectInfo(key, resp["ContentLength"], resp["ETag"])
 
-    def put(self, key: str, data: bytes) -> None:
-        self._call("put_object", key, Key=self._key(key), Body=data)
+    def put(self, key: str, data: bytes) -> str:
+        return self._call("put_object", key, Key=self._key(key), Body=data)["ETag"]
 
     def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
         cond = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}

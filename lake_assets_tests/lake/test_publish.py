@@ -34,9 +34,9 @@ class SpyStore:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes) -> str:
         self.writes.append(key)
-        self.inner.put(key, data)
+        return self.inner.put(key, data)
 
     def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
         self.writes.append(key)
