@@ -1,14 +1,18 @@
 """Retention for run and event logs that keeps every asset's history.
 
 Finished runs older than the retention period lose their bulky events (engine, step and log
-messages) and their compute logs; their asset materializations, observations, planned and failed
+messages) and their compute logs; their asset materializations, observations, failed
 materializations, check evaluations and run-status events stay, so partition status and the
-latest materialization metadata look exactly the same afterwards. Finished runs that wrote no
-asset event are deleted whole. Queued and in-progress runs are never touched.
+latest materialization metadata look exactly the same afterwards. Plans are kept too, except
+those Dagster can no longer tell from their outcome: a successful run's planned materialization
+of a partition it then materialized (never the asset's newest plan, nor one that would make an
+older failed or unfinished plan the partition's newest), and planned checks whose execution
+is recorded in ``asset_check_executions``. Finished runs that wrote no asset event are deleted
+whole. Queued and in-progress runs are never touched.
 """
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +20,12 @@ from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 
-from lake_assets.operations.event_log_pruning import EventLogPruner, EventVolume, pruner_for
+from lake_assets.operations.event_log_pruning import (
+    EventLogPruner,
+    EventVolume,
+    RunStatuses,
+    pruner_for,
+)
 
 WATERMARK_KEY = "lake_assets/log_cleanup/watermark"
 """Instance key-value entry: runs created before this time are all finished and cleaned, so the
@@ -118,6 +127,22 @@ def _compute_log_bytes(instance: DagsterInstance, run_id: str) -> int:
     return total
 
 
+def _statuses(instance: DagsterInstance) -> RunStatuses:
+    """Run status lookup for the pruner, in pages of ``RunsFilter(run_ids=...)``."""
+
+    def lookup(run_ids: Collection[str]) -> Mapping[str, DagsterRunStatus]:
+        ids = sorted(run_ids)
+        found: dict[str, DagsterRunStatus] = {}
+        for start in range(0, len(ids), 500):
+            records = instance.get_run_records(filters=RunsFilter(run_ids=ids[start : start + 500]))
+            found.update(
+                {record.dagster_run.run_id: record.dagster_run.status for record in records}
+            )
+        return found
+
+    return lookup
+
+
 def _read_watermark(instance: DagsterInstance) -> datetime | None:
     value = instance.run_storage.get_cursor_values({WATERMARK_KEY}).get(WATERMARK_KEY)
     return datetime.fromisoformat(value) if value else None
@@ -154,12 +179,15 @@ def clean_up_runs(
     filters = RunsFilter(statuses=FINISHED_STATUSES, created_before=cutoff, created_after=scan_from)
     for page in _pages(instance, filters, settings.batch_size):
         due: list[str] = []
+        succeeded: set[str] = set()
         for record in page:
             if _ended_at(record) < cutoff.timestamp():
                 due.append(record.dagster_run.run_id)
+                if record.dagster_run.status == DagsterRunStatus.SUCCESS:
+                    succeeded.add(record.dagster_run.run_id)
             elif oldest_skipped is None or record.create_timestamp < oldest_skipped:
                 oldest_skipped = record.create_timestamp
-        batch = _clean_batch(instance, pruner, due, settings.dry_run)
+        batch = _clean_batch(instance, pruner, due, succeeded, settings.dry_run)
         report = _add(report, batch, examined=len(page))
         log(
             f"batch {report.batches}: examined {len(page)} runs, deleted {batch.runs_deleted}, "
@@ -201,12 +229,18 @@ def _add(report: CleanupReport, batch: CleanupReport, examined: int) -> CleanupR
 
 
 def _clean_batch(
-    instance: DagsterInstance, pruner: EventLogPruner, run_ids: list[str], dry_run: bool
+    instance: DagsterInstance,
+    pruner: EventLogPruner,
+    run_ids: list[str],
+    succeeded: Collection[str],
+    dry_run: bool,
 ) -> CleanupReport:
     keep = pruner.runs_with_asset_history(run_ids)
     whole = [run_id for run_id in run_ids if run_id not in keep]
+    history = [run_id for run_id in run_ids if run_id in keep]
+    redundant = pruner.redundant_events(history, succeeded, _statuses(instance))
     # Runs kept from an earlier pass have nothing left to prune and are not counted again.
-    bulky = pruner.volume([run_id for run_id in run_ids if run_id in keep], bulky_only=True)
+    bulky = pruner.volume(history, bulky_only=True, redundant=redundant)
     pruned = [run_id for run_id in run_ids if run_id in bulky]
     removed = sum(pruner.volume(whole, bulky_only=False).values(), EventVolume())
     removed += sum(bulky.values(), EventVolume())
@@ -215,7 +249,7 @@ def _clean_batch(
 
     if not dry_run:
         pruner.delete_runs(instance, whole)
-        pruner.prune(pruned)
+        pruner.prune(pruned, redundant=redundant)
         for run_id in cleaned:
             instance.compute_log_manager.delete_logs(prefix=[run_id])
 

@@ -62,6 +62,18 @@ def consolidated_sqlite_instance(base_dir: Path):
 def storage_instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DagsterInstance]:
     """The same instance API over PostgreSQL, the run-sharded SQLite layout that `dagster dev`
     uses by default, and consolidated SQLite."""
+    yield from _instance(request, tmp_path)
+
+
+@pytest.fixture(params=["postgres", "sqlite_consolidated"])
+def single_table_instance(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[DagsterInstance]:
+    """The storages whose asset queries read the very ``event_logs`` rows that pruning edits."""
+    yield from _instance(request, tmp_path)
+
+
+def _instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DagsterInstance]:
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
         with postgres_instance(url) as instance:

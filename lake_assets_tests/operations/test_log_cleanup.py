@@ -16,7 +16,17 @@ from lake_assets.operations import CleanupSettings, clean_up_runs, log_cleanup_j
 from lake_assets.operations.cleanup import WATERMARK_KEY
 from lake_assets.operations.event_log_pruning import KEPT_EVENT_TYPES, pruner_for
 from lake_assets_tests.operations.asset_history import capture
-from lake_assets_tests.operations.scenario import PARTITIONS_DEFS, History, build_history
+from lake_assets_tests.operations.scenario import (
+    FAILING_PARTITION,
+    PARTITIONS_DEFS,
+    RETRIED_PARTITION,
+    STUCK_PARTITIONS,
+    History,
+    build_history,
+)
+
+PLANNED = "ASSET_MATERIALIZATION_PLANNED"
+CHECK_PLANNED = "ASSET_CHECK_EVALUATION_PLANNED"
 
 RETENTION_DAYS = 30
 
@@ -59,6 +69,25 @@ def _event_rows(instance: DagsterInstance, run_ids: list[str]) -> int:
     return sum(len(instance.all_logs(run_id)) for run_id in run_ids)
 
 
+def _plans_that_stay(history: History) -> set[str]:
+    """Pruned runs whose planned materialization must survive on single-table storages: the
+    newest plan of ``per_team`` (blue), the plans of failed runs, the retry after a failure and
+    the run that materialized a partition a stuck run had planned before it."""
+    blue, retry, after_stuck = history.asset_runs[4], history.asset_runs[6], history.asset_runs[7]
+    return {blue, retry, after_stuck, *history.failed_runs}
+
+
+def _delete_plan(instance: DagsterInstance, run_id: str) -> None:
+    """Remove a run's planned materialization behind Dagster's back."""
+    table = SqlEventLogStorageTable
+    with instance.event_log_storage.index_connection() as conn:
+        conn.execute(
+            table.delete()
+            .where(table.c.run_id == run_id)
+            .where(table.c.dagster_event_type == PLANNED)
+        )
+
+
 def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: DagsterInstance):
     instance = storage_instance
     history = build_history(instance)
@@ -69,6 +98,15 @@ def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: Dags
     rows_before = _event_rows(instance, old_runs)
     size_before = _event_log_bytes(instance)
     assert all(_compute_log_dir(instance, run_id).exists() for run_id in history.asset_runs)
+
+    daily = before["team_repo/main"]
+    # The scenario shows every kind of partition panel and status the plans decide.
+    assert daily["partition_panels"][FAILING_PARTITION][0] == "failed since materialization"
+    assert daily["partition_panels"][STUCK_PARTITIONS[1]][0] == "run has started"
+    assert daily["partition_panels"][RETRIED_PARTITION] is None
+    assert daily["partition_panels"][STUCK_PARTITIONS[0]] is None
+    assert daily["status"]["failed"] == [FAILING_PARTITION]
+    assert daily["status"]["in_progress"] == [STUCK_PARTITIONS[1]]
 
     report = clean_up_runs(instance, _settings(history, vacuum="full"))
 
@@ -81,11 +119,15 @@ def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: Dags
         assert instance.get_run_by_id(run_id) is None
         assert instance.all_logs(run_id) == []
         assert not _compute_log_dir(instance, run_id).exists()
+    sharded = isinstance(instance.event_log_storage, SqliteEventLogStorage)
     for run_id in [*history.asset_runs, *history.failed_runs]:
         assert instance.get_run_by_id(run_id) is not None
         kept = _event_types(instance, run_id)
         assert kept and set(kept) <= KEPT_EVENT_TYPES
-        assert "ASSET_MATERIALIZATION_PLANNED" in kept
+        assert "ASSET_MATERIALIZATION" in kept or run_id in history.failed_runs
+        # A run shard is only its run's log (asset queries read index.db): plans stay there.
+        assert (PLANNED in kept) == (sharded or run_id in _plans_that_stay(history))
+        assert CHECK_PLANNED not in kept or sharded
         assert not _compute_log_dir(instance, run_id).exists()
     for run_id, logs in untouched_logs.items():
         assert _event_types(instance, run_id) == logs
@@ -96,6 +138,32 @@ def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: Dags
     assert report.event_bytes_removed > 0
     assert report.compute_log_bytes_removed > 0
     assert _event_log_bytes(instance) < size_before
+
+
+def test_capture_notices_a_needed_plan_removed(single_table_instance: DagsterInstance):
+    """The plans cleanup keeps are needed: removing any of them changes what the UI shows, and
+    the before/after comparison sees it."""
+    instance = single_table_instance
+    history = build_history(instance)
+    clean_up_runs(instance, _settings(history))
+    after = capture(instance, PARTITIONS_DEFS)
+
+    _delete_plan(instance, history.asset_runs[6])
+    retried = capture(instance, PARTITIONS_DEFS)["team_repo/main"]["partition_panels"]
+    assert after["team_repo/main"]["partition_panels"][RETRIED_PARTITION] is None
+    assert retried[RETRIED_PARTITION] == (
+        "failed since materialization",
+        history.failed_runs[1],
+        "FAILURE",
+    )
+
+    _delete_plan(instance, history.asset_runs[7])
+    stuck = capture(instance, PARTITIONS_DEFS)["team_repo/main"]["partition_panels"]
+    assert stuck[STUCK_PARTITIONS[0]] == ("run has started", history.unfinished_runs[0], "STARTED")
+
+    _delete_plan(instance, history.asset_runs[4])
+    team = capture(instance, PARTITIONS_DEFS)["per_team"]
+    assert team["planned"] != after["per_team"]["planned"]
 
 
 def test_dry_run_changes_nothing_and_predicts_the_real_run(storage_instance: DagsterInstance):
