@@ -2,7 +2,7 @@
 
 Finished runs older than the retention period lose their bulky events (engine, step and log
 messages) and their compute logs; their asset materializations, observations, failed
-materializations, check evaluations and run-status events stay, so partition status and the
+materializations, check evaluations and the run's terminal event stay, so partition status and the
 latest materialization metadata look exactly the same afterwards. Plans are kept too, except
 those Dagster can no longer tell from their outcome: a successful run's planned materialization
 of a partition it then materialized (never the asset's newest plan, nor one that would make an

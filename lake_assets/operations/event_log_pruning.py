@@ -22,6 +22,7 @@ from dagster._core.events import (
     DagsterEventType,
 )
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from dagster._core.storage.event_log.base import EventLogStorage
 from dagster._core.storage.event_log.schema import (
     AssetCheckExecutionsTable,
@@ -46,13 +47,16 @@ rows and from the asset tables, which pruning never touches. Pruning removes non
 wholesale; ``redundant_events`` picks the few plans that no read can miss."""
 
 RUN_STATUS_EVENT_TYPES: frozenset[str] = frozenset(
-    event_type.value for event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS
-) | {DagsterEventType.RUN_DEQUEUED.value}
-"""Run lifecycle events: a handful per run, they keep the run page's timeline and the run-status
-queries (run status sensors, the SQLite index shard) consistent. The ``runs`` table has the same
-start and end times, but once a run's log has loaded the run page takes them from these events
-(``extractMetadataFromLogs``): without RUN_START its log rows lose the time since the start,
-without the terminal event it shows the run as still going."""
+    event_type.value
+    for event_type, status in EVENT_TYPE_TO_PIPELINE_RUN_STATUS.items()
+    if status in FINISHED_STATUSES
+)
+"""A finished run's terminal event (success, failure or cancellation): once a run's log has
+loaded, the run page takes the run's end from it (``extractMetadataFromLogs``), and without it
+shows the run as still going. The other lifecycle events (enqueued, dequeued, starting, started,
+canceling) go: their times are in the ``runs`` table, which the run header and the runs list
+read. The one thing a pruned run's page loses with RUN_START is the time since the start on the
+few log rows it keeps."""
 
 KEPT_EVENT_TYPES: frozenset[str] = ASSET_HISTORY_EVENT_TYPES | RUN_STATUS_EVENT_TYPES
 
