@@ -125,7 +125,7 @@ def first_line(data: bytes | memoryview, seg: Segment, step: int = 64 << 10) -> 
     """The first line of a segment's text, inflating no more of it than needed."""
     d = isal_zlib.decompressobj(-15)
     got = b""
-    pending: bytes | memoryview = data[seg.start : seg.end]
+    pending: bytes | memoryview = memoryview(data)[seg.start : seg.end]  # no copy
     while b"\n" not in got and len(got) < seg.size:
         chunk = d.decompress(pending, step)
         if not chunk:
