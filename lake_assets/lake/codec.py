@@ -27,7 +27,8 @@ import pyarrow.csv as pacsv
 from isal import igzip, igzip_lib
 
 from lake_assets.lake import segmented_gzip
-from lake_assets.lake.errors import CorruptObject
+from lake_assets.lake.arriving import Arriving
+from lake_assets.lake.errors import CorruptObject, LakeError
 
 COMPRESS_LEVEL = 3
 """isal levels 0-3 compress at the same speed here; 3 gives the smallest objects (1.09x
@@ -142,7 +143,7 @@ class Parsed:
 
 
 def decode(
-    data: bytes,
+    data: bytes | Arriving,
     key: str,
     column_types: Mapping[str, pa.DataType] | None = None,
     newlines: bool = True,
@@ -151,15 +152,17 @@ def decode(
 
 
 def decode_table(
-    data: bytes,
+    data: bytes | Arriving,
     key: str,
     column_types: Mapping[str, pa.DataType] | None = None,
     newlines: bool = True,
 ) -> Parsed:
     """Parse a data object without holding its whole CSV text in memory; `column_types` pins
     columns that CSV inference would get wrong, and `newlines=False` (known from the writer)
-    spares the parser tracking quotes across lines."""
-    if data[:2] != b"\x1f\x8b":
+    spares the parser tracking quotes across lines. Bytes still arriving are parsed as they
+    come when the object is segmented and every column typed."""
+    source = data if isinstance(data, Arriving) else Arriving.complete(data, key)
+    if source.upto(2) != b"\x1f\x8b":
         raise CorruptObject(f"{key} is not a gzip file (it does not start with the gzip magic)")
     typed = dict(column_types or {})
     convert = pacsv.ConvertOptions(
@@ -169,7 +172,9 @@ def decode_table(
         column_types=typed,
     )
     try:
-        table = _parse(data, typed, convert, newlines)
+        table = _parse(source, typed, convert, newlines)
+    except LakeError:  # the store failed while the bytes arrived: not the object's fault
+        raise
     except (OSError, EOFError, zlib.error, igzip_lib.IsalError, segmented_gzip.BadSegment) as e:
         raise CorruptObject(f"{key} is not a valid gzip file: {e}") from None
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
@@ -178,7 +183,10 @@ def decode_table(
 
 
 def _parse(
-    data: bytes, typed: Mapping[str, pa.DataType], convert: pacsv.ConvertOptions, newlines: bool
+    source: Arriving,
+    typed: Mapping[str, pa.DataType],
+    convert: pacsv.ConvertOptions,
+    newlines: bool,
 ) -> pa.Table | None:
     """When every column's type is known, stream the CSV a small block at a time: peak
     memory stays near the table's own size, and it costs less CPU than `read_csv` (less
@@ -186,13 +194,16 @@ def _parse(
     tracking across lines). Else `read_csv`, which infers types from the whole file (a
     stream infers from its first block only, and would fail on a column whose later values
     need a wider type). Segmented objects with every column typed are parsed in parallel."""
-    segments = segmented_gzip.segments(data) if typed else None
+    segments = segmented_gzip.index(source.upto, source.size) if typed else None
     if segments is not None:
         if not segments:
             return None
-        names = _header(data, segments[0])
+        names = _header(source.upto(segments[0].end), segments[0])
         if names is not None and all(name in typed for name in names):
-            return _parse_segments(data, segments, names, convert, newlines)
+            table = _parse_segments(source, segments, names, convert, newlines)
+            if segmented_gzip.ends_well(source.whole(), segments):
+                return table
+    data = source.whole()
     with decompressing_reader(io.BytesIO(data)) as text:
         head = text.peek(1)
         if not head:
@@ -211,7 +222,7 @@ def _parse(
         return pacsv.read_csv(text, _READ, _PARSE, convert)
 
 
-def _header(data: bytes, first: segmented_gzip.Segment) -> list[str] | None:
+def _header(data: bytes | memoryview, first: segmented_gzip.Segment) -> list[str] | None:
     """The column names, from the first line of the first segment; None when that line is
     not a whole CSV record (a name holding a line break)."""
     line = segmented_gzip.first_line(data, first).rstrip(b"\r")
@@ -223,21 +234,20 @@ def _header(data: bytes, first: segmented_gzip.Segment) -> list[str] | None:
 
 
 def _parse_segments(
-    data: bytes,
+    source: Arriving,
     segments: list[segmented_gzip.Segment],
     names: list[str],
     convert: pacsv.ConvertOptions,
     newlines: bool,
 ) -> pa.Table:
-    """Inflate and parse a segment per thread (both release the GIL); each thread holds one
-    segment's text at a time, parsed as one block (a chunk per segment: smaller blocks cost
-    about 10% more here). Empty lines are rows: our writer writes one only for a null in a
-    one-column table."""
+    """Inflate and parse a segment per thread (both release the GIL), each as soon as its
+    bytes are in; each thread holds one segment's text at a time, parsed as one block (a
+    chunk per segment: smaller blocks cost about 10% more here). Empty lines are rows: our
+    writer writes one only for a null in a one-column table."""
     parse = pacsv.ParseOptions(newlines_in_values=newlines, ignore_empty_lines=False)
-    view = memoryview(data)
 
     def one(i: int) -> pa.Table:
-        text = segmented_gzip.inflate(view, segments[i])
+        text = segmented_gzip.inflate(source.upto(segments[i].end), segments[i])
         read = pacsv.ReadOptions(
             use_threads=False,
             block_size=max(len(text), 1),

@@ -8,7 +8,7 @@ import os
 import random
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from lake_assets.lake import codec, lineage
 from lake_assets.lake import columns as colspec
+from lake_assets.lake.arriving import Arriving
 from lake_assets.lake.errors import (
     AlreadyPublished,
     CorruptObject,
@@ -32,6 +33,8 @@ from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
 
 SHOWN_DATES = 5
 _CAS_ATTEMPTS = 50
+STREAM_FROM = 4 << 20
+"""A data object at least this big, on a remote store, is decoded while it arrives."""
 _background: ThreadPoolExecutor | None = None
 
 
@@ -52,6 +55,10 @@ def _forget_background() -> None:
 os.register_at_fork(after_in_child=_forget_background)
 
 
+def _sha256(data: Arriving) -> str:
+    return hashlib.sha256(data.whole()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Layout:
     """How to parse one data object: column types, whether values hold line breaks, and the
@@ -61,6 +68,17 @@ class Layout:
     newlines: bool
     sha256: str | None
     etag: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A version picked and its data object opened (maybe still arriving), with its version
+    token and, when asked for, the production record being fetched alongside."""
+
+    ref: GrosRef
+    data: Arriving
+    etag: str
+    record: Future[ProductionRecord | None] | None = None
 
 
 class Lake:
@@ -167,17 +185,23 @@ class Lake:
         except NotFound:
             return None
 
-    def _data_of(self, ref: GrosRef) -> tuple[bytes, str]:
+    def _data_of(self, ref: GrosRef) -> tuple[Arriving, str]:
         """The data object of `ref` and its version token; a missing one is an error that
-        says whether `latest` points at it."""
+        says whether `latest` points at it. A large object on a remote store arrives in the
+        background, so decoding can start on its first segments."""
         ds = ref.dataset
         key = ds.data_key(ref.date)
-        got = self.store.get_with_info(key)
-        if got is not None:
-            return got[0], got[1].etag
-        if self._latest_date(ds) == ref.date:
-            raise CorruptObject(f"{ds.latest_key} points at {ref.date} but {key} is missing")
-        raise self._no_such(f"{ds} has no data for {ref.date}", ds)
+        got = self.store.open_with_info(key)
+        if got is None:
+            if self._latest_date(ds) == ref.date:
+                raise CorruptObject(f"{ds.latest_key} points at {ref.date} but {key} is missing")
+            raise self._no_such(f"{ds} has no data for {ref.date}", ds)
+        stream, info = got
+        if not self.store.remote or info.size < STREAM_FROM:
+            return Arriving.read_all(stream, info.size, key), info.etag
+        data = Arriving(info.size, key)
+        _in_background().submit(data.fill, stream)
+        return data, info.etag
 
     @staticmethod
     def _completed(ref: GrosRef, size: int, sha: str, rows: int | None = None) -> GrosRef:
@@ -195,37 +219,45 @@ class Lake:
             created_at=ref.created_at if same else None,
         )
 
-    def fetch(self, ref: GrosRef) -> tuple[bytes, GrosRef]:
-        """The data object of `ref`, and the ref completed with its sha256 and size."""
-        data, _ = self._data_of(ref)
-        return data, self._completed(ref, len(data), hashlib.sha256(data).hexdigest())
-
-    def fetch_uri(self, uri: str | GrosUri) -> tuple[bytes, GrosRef]:
+    def fetch_uri(self, uri: str | GrosUri) -> tuple[memoryview, GrosRef]:
         """The data object a URI names right now, and its completed ref."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
-        picked, data, _ = self._pick_and_get(u, None)
+        got = self._pick_and_get(u, None)
+        picked, data = got.ref, got.data.whole()
         return data, self._completed(picked, len(data), hashlib.sha256(data).hexdigest())
 
-    def _pick_and_get(self, u: GrosUri, partition: str | None) -> tuple[GrosRef, bytes, str]:
-        """The version a URI names, its data object and the object's version token.
+    def _pick_and_get(
+        self, u: GrosUri, partition: str | None, with_record: bool = False
+    ) -> Fetched:
+        """The version a URI names, its data object and the object's version token, and
+        with `with_record` its production record, fetched alongside on a remote store.
 
         Reading `latest` takes the pointer, then the data it names: two round trips. When
         this lake has read the pointer before, it asks whether the pointer moved (one
         conditional GET) while it fetches the data the pointer named then; unmoved, that
         data is the answer, so a repeated read costs one round trip and is never stale.
-        Moved, the fetched data is dropped and the new date read."""
+        Moved, the fetched data is dropped and the new date read. On a local disk the two
+        are read one after the other: each takes less than a hand-off to another thread."""
+        remote = self.store.remote
         reads_latest = u.kind is TagKind.LATEST or (u.kind is TagKind.NONE and partition is None)
         if not reads_latest:
             picked = self.pick(u, partition)
-            return picked, *self._data_of(picked)
+            record = self._record_alongside(picked) if with_record and remote else None
+            return Fetched(picked, *self._data_of(picked), record)
         ds = u.dataset
         seen = self._latest_seen.get(ds)
         if seen is not None:
             ref, etag = seen
-            data = _in_background().submit(self._data_of, ref)
-            moved = self.store.get_if_changed(ds.latest_key, etag)
-            if moved is False:
-                return ref, *data.result()
+            if not remote:
+                moved = self.store.get_if_changed(ds.latest_key, etag)
+                if moved is False:
+                    return Fetched(ref, *self._data_of(ref))
+            else:
+                data = _in_background().submit(self._data_of, ref)
+                record = self._record_alongside(ref) if with_record else None
+                moved = self.store.get_if_changed(ds.latest_key, etag)
+                if moved is False:
+                    return Fetched(ref, *data.result(), record)
             self._latest_seen.pop(ds, None)
             pointer = None if moved is None else self._pointer(ds, *moved)
         else:
@@ -235,7 +267,19 @@ class Lake:
         else:
             picked = pointer[0]
             self._latest_seen[ds] = pointer
-        return picked, *self._data_of(picked)
+        record = self._record_alongside(picked) if with_record and remote else None
+        return Fetched(picked, *self._data_of(picked), record)
+
+    def _record_alongside(self, ref: GrosRef) -> Future[ProductionRecord | None]:
+        return _in_background().submit(self._record_if_readable, ref)
+
+    def _record_if_readable(self, ref: GrosRef) -> ProductionRecord | None:
+        """The production record, or None when there is none or it does not parse: the
+        data is then read by inference, as a foreign producer's would be."""
+        try:
+            return self.record(ref.dataset, ref.date)
+        except CorruptObject:
+            return None
 
     def read(
         self,
@@ -262,33 +306,31 @@ class Lake:
         unless the store's version token shows they are the very bytes the record describes
         (then its sha256 is theirs). They are let go before the table becomes a frame."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
-        picked, data, etag = self._pick_and_get(u, partition)
+        got = self._pick_and_get(u, partition, with_record=column_types is None)
+        picked, data = got.ref, got.data
         key = picked.dataset.data_key(picked.date)
-        size = len(data)
-        layout = (
-            self._recorded_layout(picked, size)
-            if column_types is None
-            else Layout(dict(column_types), True, None)
-        )
-        known = layout.sha256 if layout.etag is not None and layout.etag == etag else None
-        hashing = None if known else _in_background().submit(hashlib.sha256, data)
+        if column_types is not None:
+            layout = Layout(dict(column_types), True, None)
+        else:
+            record = got.record.result() if got.record else self._record_if_readable(picked)
+            layout = self._layout(record, data.size)
+        known = layout.sha256 if layout.etag is not None and layout.etag == got.etag else None
+        hashing = None if known else _in_background().submit(_sha256, data)
         parsed = codec.decode_table(data, key, layout.types, layout.newlines)
-        sha = hashing.result().hexdigest() if hashing is not None else known or ""
+        sha = hashing.result() if hashing is not None else known or ""
         if layout.sha256 not in (None, sha):  # the record describes other bytes of that size
             parsed = codec.decode_table(data, key)
-        del data
+        size = data.size
+        del data, got
         df = codec.to_pandas(parsed)
         ref = self._completed(picked, size, sha, rows=len(df))
         lineage.record(ref, str(u), scope)
         return df, ref
 
-    def _recorded_layout(self, ref: GrosRef, size: int) -> Layout:
+    @staticmethod
+    def _layout(record: ProductionRecord | None, size: int) -> Layout:
         """Column types and line-break flag from the production record, when it describes an
         object of this size (its sha256 is checked once the bytes are hashed)."""
-        try:
-            record = self.record(ref.dataset, ref.date)
-        except CorruptObject:
-            return Layout({}, True, None)
         if record is None or record.gros_ref.bytes not in (None, size):
             return Layout({}, True, None)
         newlines = record.newlines_in_values is not False

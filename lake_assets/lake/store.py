@@ -25,6 +25,9 @@ class Store(abc.ABC):
     """A flat key space of immutable-until-replaced objects; every write is atomic."""
 
     url: str
+    remote: bool = False
+    """Whether each request waits on a network: then overlapping requests pays, while on a
+    local disk the hand-off to another thread costs more than the request itself."""
 
     @abc.abstractmethod
     def get(self, key: str) -> bytes:
@@ -38,6 +41,11 @@ class Store(abc.ABC):
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
         """One request: False when the object is still at version `etag`, None when it does
         not exist, else its bytes and new version. Lets a watcher poll many pointers cheaply."""
+
+    @abc.abstractmethod
+    def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
+        """A streaming reader of the object and its size and version token, or None when
+        absent: a large object can be decoded while the rest of it arrives."""
 
     @abc.abstractmethod
     def open(self, key: str) -> IO[bytes]:

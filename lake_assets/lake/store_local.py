@@ -47,6 +47,13 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
+        try:
+            f = self._path(key).open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return f, self._info(key, os.fstat(f.fileno()))
+
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
         info = self.head(key)
         if info is None:

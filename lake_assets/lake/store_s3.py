@@ -39,6 +39,8 @@ def _session() -> boto3.session.Session:
 
 
 class S3Store(Store):
+    remote = True
+
     def __init__(
         self, bucket: str, prefix: str = "", *, client: Any = None, **client_kwargs: Any
     ) -> None:
@@ -109,6 +111,13 @@ class S3Store(Store):
             return None
         data = resp["Body"].read()
         return data, ObjectInfo(key, len(data), resp["ETag"])
+
+    def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
+        try:
+            resp = self._call("get_object", key, Key=self._key(key))
+        except NotFound:
+            return None
+        return resp["Body"], ObjectInfo(key, resp["ContentLength"], resp["ETag"])
 
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
         kwargs = {"IfNoneMatch": etag} if etag else {}

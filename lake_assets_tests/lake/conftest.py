@@ -9,9 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from lake_assets.lake import lineage
+from lake_assets.lake import codec, lineage
 from lake_assets_tests.raw_lake import RawLake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +46,15 @@ def run_python(
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def small_segments(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Segments of a few KiB and slices of 50 rows, so a small frame spans many segments."""
+    monkeypatch.setattr(codec, "SEGMENT_TEXT", 4096)
+    monkeypatch.setattr(codec, "_SLICE_ROWS", 50)
+    monkeypatch.setattr(codec, "_WRITE", pa.csv.WriteOptions(batch_size=50))
+    monkeypatch.setattr(
+        codec, "_WRITE_ROWS", pa.csv.WriteOptions(batch_size=50, include_header=False)
+    )
+    return 4096

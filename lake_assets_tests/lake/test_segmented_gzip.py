@@ -10,25 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from lake_assets.lake import CorruptObject, codec, segmented_gzip
 from lake_assets.lake import columns as colspec
 
 from .test_codec import AWKWARD_STRINGS
-
-
-@pytest.fixture
-def small_segments(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Segments of a few KiB and slices of 50 rows, so a small frame spans many segments."""
-    monkeypatch.setattr(codec, "SEGMENT_TEXT", 4096)
-    monkeypatch.setattr(codec, "_SLICE_ROWS", 50)
-    monkeypatch.setattr(codec, "_WRITE", pa.csv.WriteOptions(batch_size=50))
-    monkeypatch.setattr(
-        codec, "_WRITE_ROWS", pa.csv.WriteOptions(batch_size=50, include_header=False)
-    )
-    return 4096
 
 
 def awkward_frame(rows: int) -> pd.DataFrame:
