@@ -175,7 +175,9 @@ class Row:
         return cls(check, f"{naive:.3f}{unit}", f"{lake:.3f}{unit}", value, bound, ok)
 
 
-def bench_site(site: Site, df: pd.DataFrame, repeat: int, small_repeat: int) -> list[Row]:
+def bench_site(
+    site: Site, df: pd.DataFrame, repeat: int, read_repeat: int, small_repeat: int
+) -> list[Row]:
     lake = site.lake
     lake.publish(make_frame(1_000, seed=1), SMALL, DATE, upstreams=[])
     uri = f"gros://{BIG}"
@@ -183,8 +185,7 @@ def bench_site(site: Site, df: pd.DataFrame, repeat: int, small_repeat: int) -> 
     naive_bytes = lake_bytes = 0
     for i in range(repeat):
         # Alternate who goes first, so neither side always meets a warm (or cold) cache.
-        order = ("n", "l") if i % 2 == 0 else ("l", "n")
-        for side in order:
+        for side in ("n", "l") if i % 2 == 0 else ("l", "n"):
             if side == "n":
                 seconds, naive_bytes = timed(lambda: site.naive_write(df))
                 times["nw"].append(seconds)
@@ -192,12 +193,12 @@ def bench_site(site: Site, df: pd.DataFrame, repeat: int, small_repeat: int) -> 
                 seconds, ref = timed(lambda: lake.publish(df, BIG, DATE, upstreams=[]))
                 times["lw"].append(seconds)
                 lake_bytes = ref.bytes or 0
-        if i == 0:
-            # One untimed read each: a process's first read pays one-off costs (thread
-            # pools, lazy imports, allocator growth) that steady reads do not.
-            site.naive_read()
-            lake.read(uri, partition=DATE)
-        for side in order:
+    # One untimed read each: a process's first read pays one-off costs (thread pools, lazy
+    # imports, allocator growth) that steady reads do not.
+    site.naive_read()
+    lake.read(uri, partition=DATE)
+    for i in range(read_repeat):
+        for side in ("n", "l") if i % 2 == 0 else ("l", "n"):
             if side == "n":
                 times["nr"].append(timed(site.naive_read)[0])
             else:
@@ -355,7 +356,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--store", choices=("local", "s3", "both"), default="both")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each big write/read")
+    parser.add_argument("--repeat", type=int, default=5, help="timed writes of the big frame")
+    parser.add_argument("--read-repeat", type=int, default=11, help="timed reads of it")
     parser.add_argument("--small-repeat", type=int, default=60, help="timed gros:// reads")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -367,10 +369,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="io_bench-") as tmp:
         if args.store in ("local", "both"):
             with local_site(Path(tmp)) as site:
-                results["local"] = bench_site(site, df, args.repeat, args.small_repeat)
+                results["local"] = bench_site(
+                    site, df, args.repeat, args.read_repeat, args.small_repeat
+                )
         if args.store in ("s3", "both"):
             with s3_site(RTT_MS) as site:
-                results["s3"] = bench_site(site, df, args.repeat, args.small_repeat)
+                results["s3"] = bench_site(
+                    site, df, args.repeat, args.read_repeat, args.small_repeat
+                )
     return 0 if print_table(args.rows, results) else 1
 
 

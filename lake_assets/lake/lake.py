@@ -34,7 +34,8 @@ from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
 SHOWN_DATES = 5
 _CAS_ATTEMPTS = 50
 STREAM_FROM = 4 << 20
-"""A data object at least this big, on a remote store, is decoded while it arrives."""
+"""A data object at least this big is decoded while it arrives; a smaller one is read whole
+first, in the caller's thread (a hand-off to a filling thread would cost more)."""
 _background: ThreadPoolExecutor | None = None
 
 
@@ -187,8 +188,8 @@ class Lake:
 
     def _data_of(self, ref: GrosRef) -> tuple[Arriving, str]:
         """The data object of `ref` and its version token; a missing one is an error that
-        says whether `latest` points at it. A large object on a remote store arrives in the
-        background, so decoding can start on its first segments."""
+        says whether `latest` points at it. A large object arrives in the background, so
+        decoding can start on its first segments."""
         ds = ref.dataset
         key = ds.data_key(ref.date)
         got = self.store.open_with_info(key)
@@ -197,7 +198,7 @@ class Lake:
                 raise CorruptObject(f"{ds.latest_key} points at {ref.date} but {key} is missing")
             raise self._no_such(f"{ds} has no data for {ref.date}", ds)
         stream, info = got
-        if not self.store.remote or info.size < STREAM_FROM:
+        if info.size < STREAM_FROM:
             return Arriving.read_all(stream, info.size, key), info.etag
         data = Arriving(info.size, key)
         _in_background().submit(data.fill, stream)

@@ -103,13 +103,13 @@ def test_a_stream_cut_short_is_a_store_error(
         filling.result()  # the filler reports to the waiters, not by raising
 
 
-def test_a_large_object_on_s3_is_read_while_it_arrives(
-    s3_bucket: str, small_segments: int, monkeypatch: pytest.MonkeyPatch
+def test_a_large_object_is_read_while_it_arrives(
+    lake_url: str, small_segments: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Objects over `STREAM_FROM` are filled by a background thread; the frame and the ref
     are those of the published bytes."""
     monkeypatch.setattr(lake_module, "STREAM_FROM", 1024)
-    lake = Lake.open(f"s3://{s3_bucket}/lake")
+    lake = Lake.open(lake_url)
     df = awkward_frame(3000)
     published = lake.publish(df, DS, DATE, upstreams=[])
     assert (published.bytes or 0) > 1024
