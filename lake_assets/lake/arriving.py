@@ -20,28 +20,23 @@ class Arriving:
     wait for the prefix they need. A failed or short stream wakes every waiter with the
     error, so none waits forever."""
 
-    def __init__(self, size: int, key: str) -> None:
+    def __init__(self, size: int, key: str, data: bytes | memoryview | None = None) -> None:
+        """`data`, when given, is the whole object already in memory (used without a copy);
+        else an empty buffer of `size` bytes awaits `fill`."""
         self.size = size
         self.key = key
         # Uninitialized: a bytearray would zero the whole object first (about 10 ms for
         # 25 MB, in the reader's thread); these pages are touched only as the filling
         # thread writes them.
-        self._view = memoryview(np.empty(size, dtype=np.uint8))
-        self._filled = 0
+        self._view = memoryview(np.empty(size, dtype=np.uint8) if data is None else data)
+        self._filled = 0 if data is None else size
         self._error: BaseException | None = None
         self._changed = threading.Condition()
 
     @classmethod
     def complete(cls, data: bytes | memoryview, key: str) -> Arriving:
         """Bytes already in memory, without a copy."""
-        done = cls.__new__(cls)
-        done.size = len(data)
-        done.key = key
-        done._view = memoryview(data)
-        done._filled = done.size
-        done._error = None
-        done._changed = threading.Condition()
-        return done
+        return cls(len(data), key, data)
 
     @classmethod
     def read_all(cls, stream: IO[bytes], size: int, key: str) -> Arriving:

@@ -240,10 +240,14 @@ class Lake:
         Moved, the fetched data is dropped and the new date read. On a local disk the two
         are read one after the other: each takes less than a hand-off to another thread."""
         remote = self.store.remote
+
+        def record_of(ref: GrosRef) -> Future[ProductionRecord | None] | None:
+            return self._record_alongside(ref) if with_record and remote else None
+
         reads_latest = u.kind is TagKind.LATEST or (u.kind is TagKind.NONE and partition is None)
         if not reads_latest:
             picked = self.pick(u, partition)
-            record = self._record_alongside(picked) if with_record and remote else None
+            record = record_of(picked)
             return Fetched(picked, *self._data_of(picked), record)
         ds = u.dataset
         seen = self._latest_seen.get(ds)
@@ -255,7 +259,7 @@ class Lake:
                     return Fetched(ref, *self._data_of(ref))
             else:
                 data = _in_background().submit(self._data_of, ref)
-                record = self._record_alongside(ref) if with_record else None
+                record = record_of(ref)
                 moved = self.store.get_if_changed(ds.latest_key, etag)
                 if moved is False:
                     return Fetched(ref, *data.result(), record)
@@ -268,7 +272,7 @@ class Lake:
         else:
             picked = pointer[0]
             self._latest_seen[ds] = pointer
-        record = self._record_alongside(picked) if with_record and remote else None
+        record = record_of(picked)
         return Fetched(picked, *self._data_of(picked), record)
 
     def _record_alongside(self, ref: GrosRef) -> Future[ProductionRecord | None]:

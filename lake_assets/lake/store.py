@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlparse
 
-from lake_assets.lake.errors import LakeError
+from lake_assets.lake.errors import LakeError, NotFound
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,14 @@ class Store(abc.ABC):
     def get(self, key: str) -> bytes:
         """The whole object; NotFound when it does not exist."""
 
-    @abc.abstractmethod
     def get_with_info(self, key: str) -> tuple[bytes, ObjectInfo] | None:
         """The object and the version token to pass to `put_if`, or None when absent."""
+        got = self.open_with_info(key)
+        if got is None:
+            return None
+        stream, info = got
+        with stream:
+            return stream.read(), info
 
     @abc.abstractmethod
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
@@ -47,9 +52,12 @@ class Store(abc.ABC):
         """A streaming reader of the object and its size and version token, or None when
         absent: a large object can be decoded while the rest of it arrives."""
 
-    @abc.abstractmethod
     def open(self, key: str) -> IO[bytes]:
         """A streaming reader, for callers that need only the head of an object."""
+        got = self.open_with_info(key)
+        if got is None:
+            raise NotFound(f"{key} does not exist in {self.url}")
+        return got[0]
 
     @abc.abstractmethod
     def head(self, key: str) -> ObjectInfo | None: ...

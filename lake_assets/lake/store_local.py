@@ -40,13 +40,6 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NotFound(f"{key} does not exist in {self.url}") from None
 
-    def get_with_info(self, key: str) -> tuple[bytes, ObjectInfo] | None:
-        try:
-            with self._path(key).open("rb") as f:
-                return f.read(), self._info(key, os.fstat(f.fileno()))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-
     def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
         try:
             f = self._path(key).open("rb")
@@ -61,12 +54,6 @@ class LocalStore(Store):
         if info.etag == etag:
             return False
         return self.get_with_info(key)
-
-    def open(self, key: str) -> IO[bytes]:
-        try:
-            return self._path(key).open("rb")
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise NotFound(f"{key} does not exist in {self.url}") from None
 
     def head(self, key: str) -> ObjectInfo | None:
         try:

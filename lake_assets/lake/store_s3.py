@@ -109,14 +109,6 @@ class S3Store(Store):
     def get(self, key: str) -> bytes:
         return self._call("get_object", key, Key=self._key(key))["Body"].read()
 
-    def get_with_info(self, key: str) -> tuple[bytes, ObjectInfo] | None:
-        try:
-            resp = self._call("get_object", key, Key=self._key(key))
-        except NotFound:
-            return None
-        data = resp["Body"].read()
-        return data, ObjectInfo(key, len(data), resp["ETag"])
-
     def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
         try:
             resp = self._call("get_object", key, Key=self._key(key))
@@ -139,9 +131,6 @@ class S3Store(Store):
             raise self._fail(e, key) from None
         data = resp["Body"].read()
         return data, ObjectInfo(key, len(data), resp["ETag"])
-
-    def open(self, key: str) -> IO[bytes]:
-        return self._call("get_object", key, Key=self._key(key))["Body"]
 
     def head(self, key: str) -> ObjectInfo | None:
         try:
