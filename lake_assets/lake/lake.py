@@ -21,6 +21,7 @@ from lake_assets.lake.arriving import Arriving
 from lake_assets.lake.errors import (
     AlreadyPublished,
     CorruptObject,
+    LakeError,
     NotFound,
     PublishConflict,
 )
@@ -158,15 +159,21 @@ class Lake:
         ds = ref.dataset
         info = self.store.head(ds.data_key(ref.date))
         if info is None:
-            if ref.date == self._latest_date(ds):
-                raise CorruptObject(
-                    f"{ds.latest_key} points at {ref.date} but {ds.data_key(ref.date)} is missing"
-                )
-            raise self._no_such(f"{ds} has no data for {ref.date}", ds)
+            raise self._missing_data(ref)
         known = ref if ref.sha256 else self._recorded_ref(ds, ref.date) or ref
         if known.bytes is not None and known.bytes != info.size:
             known = ref
         return known.model_copy(update={"uri": ref.version_uri, "bytes": info.size})
+
+    def _missing_data(self, ref: GrosRef) -> LakeError:
+        """The error for a version whose data object is absent: a broken `latest` when the
+        pointer names it, else a date the dataset does not have."""
+        ds = ref.dataset
+        if self._latest_date(ds) == ref.date:
+            return CorruptObject(
+                f"{ds.latest_key} points at {ref.date} but {ds.data_key(ref.date)} is missing"
+            )
+        return self._no_such(f"{ds} has no data for {ref.date}", ds)
 
     def _latest_date(self, ds: DatasetId) -> str | None:
         try:
@@ -194,9 +201,7 @@ class Lake:
         key = ds.data_key(ref.date)
         got = self.store.open_with_info(key)
         if got is None:
-            if self._latest_date(ds) == ref.date:
-                raise CorruptObject(f"{ds.latest_key} points at {ref.date} but {key} is missing")
-            raise self._no_such(f"{ds} has no data for {ref.date}", ds)
+            raise self._missing_data(ref)
         stream, info = got
         if info.size < STREAM_FROM:
             return Arriving.read_all(stream, info.size, key), info.etag
