@@ -23,7 +23,8 @@ os.environ.update(
 )
 
 import boto3
-import botocore.endpoint
+import botocore.config
+import botocore.httpsession
 from dagster import DagsterInstance, DailyPartitionsDefinition, build_sensor_context
 from moto_process import start_moto
 
@@ -36,16 +37,18 @@ from lake_assets.lake.watch import POLL_WORKERS, Edge
 
 _total = [0]
 _lock = threading.Lock()
-_original = botocore.endpoint.Endpoint.make_request
+_original = botocore.httpsession.URLLib3Session.send
 
 
-def _counting(self, *args, **kwargs):
+def _counting(self, request):
+    """Every HTTP request: botocore's own and the store's presigned GETs, which skip
+    botocore's endpoint and event machinery."""
     with _lock:
         _total[0] += 1
-    return _original(self, *args, **kwargs)
+    return _original(self, request)
 
 
-botocore.endpoint.Endpoint.make_request = _counting
+botocore.httpsession.URLLib3Session.send = _counting
 
 
 def requests_during(fn):

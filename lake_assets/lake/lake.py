@@ -240,10 +240,12 @@ class Lake:
 
         Reading `latest` takes the pointer, then the data it names: two round trips. When
         this lake has read the pointer before, it asks whether the pointer moved (one
-        conditional GET) while it fetches the data the pointer named then; unmoved, that
-        data is the answer, so a repeated read costs one round trip and is never stale.
-        Moved, the fetched data is dropped and the new date read. On a local disk the two
-        are read one after the other: each takes less than a hand-off to another thread."""
+        conditional GET, from another thread) while it fetches the data the pointer named
+        then; unmoved, that data is the answer, so a repeated read costs one round trip and
+        is never stale. Moved, the fetched data is dropped and the new date read. The data
+        GET is the caller's, so it leaves first and its answer is taken in while the small
+        pointer's is still coming. On a local disk the two are read one after the other:
+        each takes less than a hand-off to another thread."""
         remote = self.store.remote
 
         def record_of(ref: GrosRef) -> Future[ProductionRecord | None] | None:
@@ -263,11 +265,19 @@ class Lake:
                 if moved is False:
                     return Fetched(ref, *self._data_of(ref))
             else:
-                data = _in_background().submit(self._data_of, ref)
+                asked = _in_background().submit(self.store.get_if_changed, ds.latest_key, etag)
                 record = record_of(ref)
-                moved = self.store.get_if_changed(ds.latest_key, etag)
+                try:
+                    data = self._data_of(ref)
+                except LakeError as e:
+                    lost: LakeError | None = e
+                else:
+                    lost = None
+                moved = asked.result()
                 if moved is False:
-                    return Fetched(ref, *data.result(), record)
+                    if lost is not None:
+                        raise lost
+                    return Fetched(ref, *data, record)
             self._latest_seen.pop(ds, None)
             pointer = None if moved is None else self._pointer(ds, *moved)
         else:

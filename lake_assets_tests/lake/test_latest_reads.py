@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from lake_assets.lake import CorruptObject, DatasetId, Lake
+from lake_assets_tests.s3_requests import watching_requests
 
 DS = DatasetId("prices", "master")
 URI = f"gros://{DS}"
@@ -56,7 +57,7 @@ def test_repeated_read_overlaps_pointer_and_data(s3_bucket: str) -> None:
     data_sent = threading.Event()
     sent: list[tuple[str, dict[str, Any]]] = []
 
-    def before_send(request: Any, **_: Any) -> None:
+    def before_send(request: Any) -> None:
         url = request.url.split("?")[0]
         sent.append((url.rsplit("/", 1)[-1], dict(request.headers)))
         if url.endswith(DS.data_key("2024-01-01").rsplit("/", 1)[-1]):
@@ -64,12 +65,20 @@ def test_repeated_read_overlaps_pointer_and_data(s3_bucket: str) -> None:
         elif url.endswith("latest"):
             assert data_sent.wait(10), "the data GET waited for the pointer"
 
-    events = lake.store.client.meta.events  # type: ignore[attr-defined]
-    events.register("before-send.s3.GetObject", before_send)
-    try:
+    with watching_requests(lake.store.client, before_send):  # type: ignore[attr-defined]
         assert lake.read(URI)["v"].tolist() == [1, 2]
-    finally:
-        events.unregister("before-send.s3.GetObject", before_send)
     names = sorted(name for name, _ in sent)
     assert names == ["2024-01-01.csv.gz", "2024-01-01.json", "latest"]  # data, record, pointer
     assert all("If-None-Match" in headers for name, headers in sent if name == "latest")
+
+
+def test_a_moved_pointer_is_followed_when_the_data_it_named_is_gone(lake_url: str) -> None:
+    """The remembered date's data is fetched before the pointer's answer is in; its absence
+    only matters if the pointer has not moved."""
+    reader, writer = Lake.open(lake_url), Lake.open(lake_url)
+    writer.publish(frame(1), DS, "2024-01-01", upstreams=[])
+    reader.read(URI)
+    writer.publish(frame(5), DS, "2024-01-02", upstreams=[])
+    writer.store.delete(DS.data_key("2024-01-01"))
+    assert reader.read(URI)["v"].tolist() == [5, 6]
+    assert reader.fetch_uri(URI)[1].date == "2024-01-02"
