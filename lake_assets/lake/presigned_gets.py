@@ -19,8 +19,9 @@ from typing import Any
 from botocore.awsrequest import AWSRequest, AWSResponse
 
 VALID_FOR = 900
-"""Seconds a presigned URL is valid: S3's default, and shorter than the 15 minutes before
-expiry at which botocore refreshes temporary credentials, so a URL outlives none."""
+"""Seconds a presigned URL is valid: no longer than the 15 minutes before expiry at which
+botocore refreshes temporary credentials, so a URL never outlives the credentials that
+signed it."""
 REUSE_FOR = 300
 """Seconds a presigned URL is reused, well inside its validity, for clock skew."""
 MAX_URLS = 4096
@@ -28,7 +29,10 @@ MISSING_KEY = b"<Code>NoSuchKey</Code>"
 
 
 class PresignedGets:
-    """GETs of one bucket's objects by presigned URL; keys are full S3 keys."""
+    """GETs of one bucket's objects by presigned URL; keys are full S3 keys.
+
+    The pool is botocore's own `client._endpoint.http_session`, not public API: a botocore
+    without it leaves every GET to botocore, as before (the store's tests would show it)."""
 
     def __init__(self, client: Any, bucket: str) -> None:
         self._client = client
