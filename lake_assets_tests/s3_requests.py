@@ -9,15 +9,23 @@ from typing import Any
 
 
 @contextmanager
-def watching_requests(client: Any, before: Callable[[Any], None]) -> Iterator[None]:
+def watching_requests(
+    client: Any,
+    before: Callable[[Any], None],
+    after: Callable[[Any, Any], None] | None = None,
+) -> Iterator[None]:
     """Every HTTP request sent through an S3 client's connection pool, botocore's own and the
-    store's presigned GETs alike, goes past `before` (an AWSPreparedRequest) first."""
+    store's presigned GETs alike, goes past `before` (an AWSPreparedRequest) first, and its
+    response past `after` (request, AWSResponse), which may alter it."""
     session = client._endpoint.http_session
     send = session.send
 
     def watched(request: Any) -> Any:
         before(request)
-        return send(request)
+        response = send(request)
+        if after is not None:
+            after(request, response)
+        return response
 
     session.send = watched
     try:

@@ -229,8 +229,8 @@ class Lake:
         """The data object a URI names right now, and its completed ref."""
         u = parse_uri(uri) if isinstance(uri, str) else uri
         got = self._pick_and_get(u, None)
-        picked, data = got.ref, got.data.whole()
-        return data, self._completed(picked, len(data), hashlib.sha256(data).hexdigest())
+        data = got.data.whole()
+        return data, self._completed(got.ref, len(data), _sha256(got.data))
 
     def _pick_and_get(
         self, u: GrosUri, partition: str | None, with_record: bool = False

@@ -56,8 +56,12 @@ class Store(abc.ABC):
         """A streaming reader, for callers that need only the head of an object."""
         got = self.open_with_info(key)
         if got is None:
-            raise NotFound(f"{key} does not exist in {self.url}")
+            raise self.absent(key)
         return got[0]
+
+    def absent(self, key: str) -> NotFound:
+        """The error for a key with no object, the same from every store and method."""
+        return NotFound(f"{key} does not exist in {self.url}")
 
     @abc.abstractmethod
     def head(self, key: str) -> ObjectInfo | None: ...

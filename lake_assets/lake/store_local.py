@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from lake_assets.lake.errors import LakeError, NotFound
+from lake_assets.lake.errors import LakeError
 from lake_assets.lake.store import ObjectInfo, Store
 
 
@@ -38,7 +38,7 @@ class LocalStore(Store):
         try:
             return self._path(key).read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise NotFound(f"{key} does not exist in {self.url}") from None
+            raise self.absent(key) from None
 
     def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
         try:

@@ -94,7 +94,7 @@ class S3Store(Store):
         if isinstance(e, botocore.exceptions.ClientError):
             code = e.response.get("Error", {}).get("Code", "")
             if code in _MISSING:
-                return NotFound(f"{key} does not exist in {self.url}")
+                return self.absent(key)
             if code == "NoSuchBucket":
                 return StoreUnavailable(f"S3 bucket {self.bucket!r} does not exist at {endpoint}")
             if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
@@ -115,7 +115,7 @@ class S3Store(Store):
     def get(self, key: str) -> bytes:
         got = self.get_if_changed(key, None)
         if not isinstance(got, tuple):
-            raise NotFound(f"{key} does not exist in {self.url}")
+            raise self.absent(key)
         return got[0]
 
     def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
@@ -134,8 +134,10 @@ class S3Store(Store):
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
         fast = self._gets.get(self._key(key), if_none_match=etag)
         if fast is not None:
-            if fast.status_code in (304, 404):
-                return False if fast.status_code == 304 else None
+            if fast.status_code == 304:
+                return False
+            if fast.status_code == 404:
+                return None
             return fast.content, ObjectInfo(key, len(fast.content), fast.headers["ETag"])
         kwargs = {"IfNoneMatch": etag} if etag else {}
         try:

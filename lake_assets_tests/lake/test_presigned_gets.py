@@ -117,17 +117,10 @@ def test_a_failed_presigned_attempt_falls_back_to_botocore(store: S3Store) -> No
 def test_a_short_answer_is_not_taken(store: S3Store) -> None:
     """A 200 whose body falls short of its Content-Length is asked again through botocore."""
     store.put("k", b"the whole value")
-    session = store.client._endpoint.http_session
-    send = session.send
 
-    def truncating(request: Any) -> Any:
-        response = send(request)
+    def truncate(request: Any, response: Any) -> None:
         if is_presigned(request):
             response._content = response.content[:3]
-        return response
 
-    session.send = truncating
-    try:
+    with watching_requests(store.client, lambda _: None, truncate):
         assert store.get("k") == b"the whole value"
-    finally:
-        del session.send
