@@ -190,7 +190,9 @@ def bench_site(
                 seconds, naive_bytes = timed(lambda: site.naive_write(df))
                 times["nw"].append(seconds)
             else:
-                seconds, ref = timed(lambda: lake.publish(df, BIG, DATE, upstreams=[]))
+                seconds, ref = timed(
+                    lambda: lake.publish(df, BIG, DATE, upstreams=[], overwrite=True)
+                )
                 times["lw"].append(seconds)
                 lake_bytes = ref.bytes or 0
     # One untimed read each: a process's first read pays one-off costs (thread pools, lazy

@@ -18,7 +18,6 @@ import typer
 
 from lake_assets.cli.options import Uri
 from lake_assets.cli.session import current_lake
-from lake_assets.lake.codec import decompressing_reader
 from lake_assets.lake.errors import CorruptObject
 from lake_assets.lake.lake import Lake
 from lake_assets.lake.refs import GrosRef
@@ -43,6 +42,8 @@ def head(
 
 def cat(uri: Uri) -> None:
     """The whole CSV text of a version, streamed; fails if it does not match its sha256."""
+    from lake_assets.lake.codec import decompressing_reader
+
     lake = current_lake()
     ref = lake.resolve(parse_uri(uri))
     key = ref.dataset.data_key(ref.date)
@@ -111,6 +112,8 @@ def _gzip_errors(key: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _text(lake: Lake, key: str) -> Iterator[io.TextIOWrapper]:
+    from lake_assets.lake.codec import decompressing_reader
+
     stream = lake.store.open(key)
     with (
         contextlib.closing(stream),

@@ -6,22 +6,21 @@ import hashlib
 import io
 import zlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import typer
 from isal import igzip
 
 from lake_assets.cli.render import emit_json, out, ref_json
 from lake_assets.cli.session import current_lake
-from lake_assets.lake import codec
-from lake_assets.lake.errors import LakeError
+from lake_assets.lake.errors import AlreadyPublished, LakeError
 from lake_assets.lake.refs import GrosRef
 from lake_assets.lake.uri import TagKind, parse_uri
 
+if TYPE_CHECKING:
+    from lake_assets.lake import codec
+
 _GZIP_MAGIC = b"\x1f\x8b"
-_PARSE = pacsv.ParseOptions(newlines_in_values=True)
 
 
 class BadInput(LakeError):
@@ -56,17 +55,17 @@ def publish(
     lake = current_lake()
     upstreams = [lake.resolve(parse_uri(u)) for u in upstream or []]
     encoded = encode_file(file)
-    key = target.dataset.data_key(target.date)
-    if not force and lake.store.head(key) is not None:
-        raise LakeError(f"{target} is already published ({key} exists); use --force to replace it")
-    ref = lake.publish_encoded(
-        encoded,
-        target.dataset,
-        target.date,
-        upstreams=upstreams,
-        producer={"function": "lake publish", "parameters": {"file": file.name}},
-        overwrite=force,
-    )
+    try:
+        ref = lake.publish_encoded(
+            encoded,
+            target.dataset,
+            target.date,
+            upstreams=upstreams,
+            producer={"function": "lake publish", "parameters": {"file": file.name}},
+            overwrite=force,
+        )
+    except AlreadyPublished as e:  # the lake's own refusal, told the way this command overwrites
+        raise AlreadyPublished.of(e.uri, e.key, "use --force") from None
     if as_json:
         emit_json(ref_json(ref))
         return
@@ -80,6 +79,8 @@ def _summary(ref: GrosRef) -> str:
 def encode_file(path: Path) -> codec.Encoded:
     """The file's bytes as a data object (a plain CSV is gzipped, a gzip CSV kept as is),
     once it parses as UTF-8 CSV with a header row."""
+    from lake_assets.lake import codec  # pandas and pyarrow: not for the rest of `lake`
+
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -103,6 +104,9 @@ def encode_file(path: Path) -> codec.Encoded:
 
 
 def count_rows(text: bytes, name: str) -> int:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     if not text.strip():
         raise BadInput(f"{name} is empty: a dataset partition needs at least a header row")
     try:
@@ -110,7 +114,9 @@ def count_rows(text: bytes, name: str) -> int:
     except UnicodeDecodeError as e:
         raise BadInput(f"{name} is not UTF-8 text: {e}") from None
     try:
-        table = pacsv.read_csv(io.BytesIO(text), parse_options=_PARSE)
+        table = pacsv.read_csv(
+            io.BytesIO(text), parse_options=pacsv.ParseOptions(newlines_in_values=True)
+        )
     except pa.ArrowInvalid as e:
         raise BadInput(f"{name} is not a valid CSV file: {e}") from None
     return table.num_rows

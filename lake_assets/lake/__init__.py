@@ -9,9 +9,11 @@ from lake_assets.lake.errors import (
     InvalidName,
     InvalidUri,
     LakeError,
+    MissingDate,
     NotFound,
     PublishConflict,
     StoreUnavailable,
+    UnknownDataset,
 )
 from lake_assets.lake.keys import DatasetId
 from lake_assets.lake.lake import Lake
@@ -28,10 +30,12 @@ __all__ = [
     "InvalidUri",
     "Lake",
     "LakeError",
+    "MissingDate",
     "NotFound",
     "ProductionRecord",
     "PublishConflict",
     "StoreUnavailable",
     "TagKind",
+    "UnknownDataset",
     "parse_uri",
 ]

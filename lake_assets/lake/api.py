@@ -55,8 +55,10 @@ def resolve(uri: str, **storage_options: Any) -> GrosRef:
 
 
 def dates(repo: str, branch: str | None = None, **storage_options: Any) -> list[str]:
-    """The published dates of `(repo, branch)`, oldest first."""
-    return _lake_for(storage_options).dates(DatasetId(repo, branch or default_branch()))
+    """The published dates of `(repo, branch)`, oldest first; UnknownDataset (naming the
+    closest datasets) when the lake holds nothing of it, so a misspelling is not `[]`."""
+    ds = DatasetId(repo, branch or default_branch())
+    return _lake_for(storage_options).dates(ds, missing_ok=False)
 
 
 def publish(
@@ -65,14 +67,18 @@ def publish(
     branch: str | None,
     date: str | dt.date,
     upstreams: Iterable[GrosRef | str] | None = None,
+    *,
+    overwrite: bool = False,
     **storage_options: Any,
 ) -> GrosRef:
     """Publish `df` as `(repo, branch)` version `date`, as another team's job would.
 
     `upstreams` may be refs or `gros://` URIs (resolved now); left out, every version this
-    process has read through the lake becomes an upstream."""
+    process has read through the lake becomes an upstream. A date already published is
+    AlreadyPublished unless `overwrite=True`, the rule of `lake publish --force`."""
     lake = _lake_for(storage_options)
     ups = None
     if upstreams is not None:
         ups = [u if isinstance(u, GrosRef) else lake.resolve(u) for u in upstreams]
-    return lake.publish(df, DatasetId(repo, branch or default_branch()), str(date), upstreams=ups)
+    ds = DatasetId(repo, branch or default_branch())
+    return lake.publish(df, ds, str(date), upstreams=ups, overwrite=overwrite)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import threading
 from typing import IO
 
-import numpy as np
-
 from lake_assets.lake.errors import LakeError, StoreUnavailable
 
 CHUNK = 1 << 20
@@ -23,6 +21,8 @@ class Arriving:
     def __init__(self, size: int, key: str, data: bytes | memoryview | None = None) -> None:
         """`data`, when given, is the whole object already in memory (used without a copy);
         else an empty buffer of `size` bytes awaits `fill`."""
+        import numpy as np  # here, so that importing the lake for `lake ls` does not load it
+
         self.size = size
         self.key = key
         # Uninitialized: a bytearray would zero the whole object first (about 10 ms for

@@ -4,12 +4,11 @@ datasets written by any producer (Dagster, a CI job, plain boto3) show up alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote
 
-from lake_assets.lake.errors import NotFound
+from lake_assets.lake import suggest
 from lake_assets.lake.keys import DatasetId, dataset_of_prefix
 from lake_assets.lake.lake import Lake
-from lake_assets.lake.names import quote_name, validate_branch, validate_repo
+from lake_assets.lake.names import validate_branch, validate_repo
 
 SCHEME = "gros://"
 
@@ -67,21 +66,18 @@ class Selection:
 
 
 def datasets(lake: Lake, selection: Selection = Selection()) -> list[DatasetId]:
-    """The datasets under `asset/` that `selection` names, sorted; NotFound when it names a
-    repo or dataset the lake does not hold (the message lists what it does hold)."""
+    """The datasets under `asset/` that `selection` names, sorted; UnknownDataset when it
+    names a repo or dataset the lake does not hold (the message names the closest it does)."""
     store = lake.store
     if selection.repo is not None and selection.branch is not None:
         ds = DatasetId(selection.repo, selection.branch)
-        if not store.list_dirs(ds.asset_prefix):
-            branches = ", ".join(str(d.branch) for d in _branches(lake, selection.repo)) or "none"
-            raise NotFound(
-                f"dataset {ds} does not exist in {store.url} (branches of {ds.repo}: {branches})"
-            )
+        if not suggest.exists(store, ds):
+            raise suggest.unknown_dataset(store, ds)
         return [ds]
     if selection.repo is not None:
-        found = _branches(lake, selection.repo)
+        found = [DatasetId(selection.repo, b) for b in suggest.branches(store, selection.repo)]
         if not found:
-            raise NotFound(f"repo {selection.repo!r} has no datasets in {store.url}")
+            raise suggest.unknown_repo(store, selection.repo)
         return found
     found = []
     for repo_part in store.list_dirs("asset/"):
@@ -89,11 +85,6 @@ def datasets(lake: Lake, selection: Selection = Selection()) -> list[DatasetId]:
             if (ds := dataset_of_prefix(repo_part, branch_part)) is not None:
                 found.append(ds)
     return sorted(found)
-
-
-def _branches(lake: Lake, repo: str) -> list[DatasetId]:
-    parts = lake.store.list_dirs(f"asset/{quote_name(repo)}/")
-    return sorted(DatasetId(repo, unquote(b)) for b in parts if dataset_of_prefix(repo, b))
 
 
 def summary(lake: Lake, dataset: DatasetId) -> DatasetSummary:

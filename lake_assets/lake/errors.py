@@ -19,6 +19,16 @@ class NotFound(LakeError, FileNotFoundError):
     """A dataset, date or index that does not exist in the lake."""
 
 
+class UnknownDataset(NotFound):
+    """The lake holds nothing of this `(repo, branch)`: most likely a misspelling, so the
+    message names the closest repos or the repo's branches."""
+
+
+class MissingDate(NotFound):
+    """The dataset exists but has no data for the date, index or `latest` asked for; the
+    message lists its newest dates."""
+
+
 class CorruptObject(LakeError):
     """An object exists but its content breaks the contract (bad JSON, not gzip, not CSV)."""
 
@@ -33,3 +43,14 @@ class PublishConflict(LakeError):
 
 class AlreadyPublished(LakeError):
     """A version exists and the caller asked not to overwrite it."""
+
+    uri: str = ""
+    key: str = ""
+
+    @classmethod
+    def of(cls, uri: str, key: str, how: str = "pass overwrite=True") -> AlreadyPublished:
+        """The one wording of the refusal; `how` says how this caller overwrites (a command
+        re-raises it with its own flag)."""
+        error = cls(f"{uri} is already published ({key} exists); {how} to replace it")
+        error.uri, error.key = uri, key
+        return error

@@ -16,6 +16,7 @@ from fsspec.spec import AbstractFileSystem
 
 from lake_assets.lake import codec
 from lake_assets.lake.api import lake_for
+from lake_assets.lake.errors import NotFound
 from lake_assets.lake.uri import SCHEME
 
 
@@ -42,7 +43,12 @@ class GrosFileSystem(AbstractFileSystem):
             raise NotImplementedError(
                 "gros:// is read-only; publish with lake_assets.publish() or `lake publish`"
             )
-        data, ref = self.lake.fetch_uri(self._uri(path))
+        try:
+            data, ref = self.lake.fetch_uri(self._uri(path))
+        except NotFound as e:
+            # A FileNotFoundError, as fsspec users expect, raised from here: the lake's own
+            # frames say nothing to someone who misspelled a name or a date.
+            raise e.with_traceback(None) from None
         text = codec.decompressing_reader(io.BytesIO(data))
         from lake_assets.lake import lineage
 
@@ -50,7 +56,10 @@ class GrosFileSystem(AbstractFileSystem):
         return text
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        ref = self.lake.resolve(self._uri(path))
+        try:
+            ref = self.lake.resolve(self._uri(path))
+        except NotFound as e:
+            raise e.with_traceback(None) from None
         return {"name": self._strip_protocol(path), "size": ref.bytes, "type": "file", "ref": ref}
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:

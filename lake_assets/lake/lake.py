@@ -10,18 +10,15 @@ import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-
-from lake_assets.lake import codec, lineage
-from lake_assets.lake import columns as colspec
+from lake_assets.lake import lineage, suggest
 from lake_assets.lake.arriving import Arriving
 from lake_assets.lake.errors import (
     AlreadyPublished,
     CorruptObject,
     LakeError,
+    MissingDate,
     NotFound,
     PublishConflict,
 )
@@ -31,6 +28,14 @@ from lake_assets.lake.producer import producer as default_producer
 from lake_assets.lake.refs import GrosRef, ProductionRecord, utc_now
 from lake_assets.lake.store import ObjectInfo, Store, open_store
 from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
+
+# pandas and pyarrow (through codec and columns) are imported by the methods that read or
+# write data, so what only lists or resolves, like `lake ls` and `lake info`, starts fast.
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from lake_assets.lake import codec
 
 SHOWN_DATES = 5
 _CAS_ATTEMPTS = 50
@@ -99,10 +104,15 @@ class Lake:
     def __repr__(self) -> str:
         return f"Lake({self.store.url!r})"
 
-    def dates(self, dataset: DatasetId) -> list[str]:
-        """The DATEs that have a data object, oldest first."""
+    def dates(self, dataset: DatasetId, *, missing_ok: bool = True) -> list[str]:
+        """The DATEs that have a data object, oldest first. With `missing_ok=False` a
+        dataset the lake does not hold at all is UnknownDataset rather than `[]` (a sensor
+        asks about datasets not published yet; a person asking has likely misspelled one)."""
         found = (dataset.date_of(o.key) for o in self.store.list(dataset.data_prefix))
-        return sorted(d for d in found if d)
+        dates = sorted(d for d in found if d)
+        if not dates and not missing_ok and not suggest.exists(self.store, dataset):
+            raise suggest.unknown_dataset(self.store, dataset)
+        return dates
 
     def latest_pointer(self, dataset: DatasetId) -> tuple[GrosRef, str] | None:
         """The `latest` object and its version token, or None when there is none."""
@@ -121,11 +131,17 @@ class Lake:
     def _no_such(
         self, what: str, dataset: DatasetId, dates: Sequence[str] | None = None
     ) -> NotFound:
+        """The error for a version that is not there: UnknownDataset (naming the closest)
+        when the lake holds nothing of the dataset, else MissingDate with its newest dates.
+        Called only once something is missing, so a read that finds its data lists nothing."""
         dates = self.dates(dataset) if dates is None else dates
-        if not dates:
-            return NotFound(f"{what}: dataset {dataset} has no data (no {dataset.data_prefix}*)")
-        newest = ", ".join(reversed(dates[-SHOWN_DATES:]))
-        return NotFound(f"{what}; {dataset} has {len(dates)} dates, the newest: {newest}")
+        if dates:
+            newest = ", ".join(reversed(dates[-SHOWN_DATES:]))
+            count = f"{len(dates)} date" + ("s" if len(dates) > 1 else "")
+            return MissingDate(f"{what}; {dataset} has {count}, the newest: {newest}")
+        if not suggest.exists(self.store, dataset):
+            return suggest.unknown_dataset(self.store, dataset)
+        return MissingDate(f"{what}: dataset {dataset} has no data (no {dataset.data_prefix}*)")
 
     def pick(self, uri: str | GrosUri, partition: str | None = None) -> GrosRef:
         """The version a URI names, from the pointers alone (no check that the data exists).
@@ -325,6 +341,8 @@ class Lake:
         production record gives. The bytes are hashed in a thread while they are parsed,
         unless the store's version token shows they are the very bytes the record describes
         (then its sha256 is theirs). They are let go before the table becomes a frame."""
+        from lake_assets.lake import codec
+
         u = parse_uri(uri) if isinstance(uri, str) else uri
         got = self._pick_and_get(u, partition, with_record=column_types is None)
         picked, data = got.ref, got.data
@@ -351,6 +369,8 @@ class Lake:
     def _layout(record: ProductionRecord | None, size: int) -> Layout:
         """Column types and line-break flag from the production record, when it describes an
         object of this size (its sha256 is checked once the bytes are hashed)."""
+        from lake_assets.lake import columns as colspec
+
         if record is None or record.gros_ref.bytes not in (None, size):
             return Layout({}, True, None)
         newlines = record.newlines_in_values is not False
@@ -365,11 +385,16 @@ class Lake:
         *,
         upstreams: Iterable[GrosRef] | None = None,
         producer: Mapping[str, Any] | None = None,
-        overwrite: bool = True,
+        overwrite: bool = False,
         scope: Hashable | None = None,
     ) -> GrosRef:
         """Publish `df` as version `date`: data object, production record and audit objects,
-        then `latest` (moved only forward). `upstreams=None` takes the reads of the scope."""
+        then `latest` (moved only forward). `upstreams=None` takes the reads of the scope.
+        A date already published is AlreadyPublished unless `overwrite` (`lake publish
+        --force`), so a rerun never replaces a version by accident."""
+        from lake_assets.lake import codec
+        from lake_assets.lake import columns as colspec
+
         date = validate_date(date)
         encoded = codec.encode(df)
         ups = (
@@ -395,9 +420,11 @@ class Lake:
         *,
         upstreams: Sequence[GrosRef] = (),
         producer: Mapping[str, Any] | None = None,
-        overwrite: bool = True,
+        overwrite: bool = False,
         columns: list[dict[str, str]] | None = None,
     ) -> GrosRef:
+        """`publish` of bytes already encoded. Without `overwrite` the data object is written
+        only if absent (one conditional PUT, so two racing first publishers cannot both win)."""
         date = validate_date(date)
         ref = GrosRef(
             repo=dataset.repo,
@@ -410,11 +437,10 @@ class Lake:
             created_at=utc_now(),
         )
         key = dataset.data_key(date)
-        data_etag = None
         if overwrite:
             data_etag = self.store.put(key, encoded.data)
-        elif not self.store.put_if(key, encoded.data, etag=None):
-            raise AlreadyPublished(f"{ref.version_uri} is already published ({key} exists)")
+        elif (data_etag := self.store.put_if(key, encoded.data, etag=None)) is None:
+            raise AlreadyPublished.of(ref.version_uri, key)
         record = ProductionRecord(
             gros_ref=ref,
             upstreams=list(upstreams),
@@ -445,7 +471,7 @@ class Lake:
                     current = None
                 if current is not None and current.date > ref.date:
                     return False
-            if self.store.put_if(ds.latest_key, ref.to_json(), etag=etag):
+            if self.store.put_if(ds.latest_key, ref.to_json(), etag=etag) is not None:
                 return True
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         raise PublishConflict(f"gave up moving {ds.latest_key} after {_CAS_ATTEMPTS} races")

@@ -72,9 +72,10 @@ class Store(abc.ABC):
         Returns the new object's version token, as `get_with_info` and `head` report it."""
 
     @abc.abstractmethod
-    def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> str | None:
         """Write only if the object is still at version `etag` (None: only if it does not
-        exist). Returns False, writing nothing, when another writer got there first."""
+        exist). Returns the new version token, or None, writing nothing, when another writer
+        got there first."""
 
     @abc.abstractmethod
     def list(self, prefix: str) -> Iterator[ObjectInfo]:

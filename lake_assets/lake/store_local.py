@@ -80,15 +80,14 @@ class LocalStore(Store):
             raise
         return info.etag
 
-    def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> str | None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(path.parent):
             current = self.head(key)
             if (current.etag if current else None) != etag:
-                return False
-            self.put(key, data)
-            return True
+                return None
+            return self.put(key, data)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         base, _, _ = prefix.rpartition("/")

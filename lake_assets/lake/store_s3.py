@@ -164,18 +164,18 @@ class S3Store(Store):
     def put(self, key: str, data: bytes) -> str:
         return self._call("put_object", key, Key=self._key(key), Body=data)["ETag"]
 
-    def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> str | None:
         cond = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **cond)
+            put = self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **cond)
         except botocore.exceptions.ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
             if code in _LOST_RACE or (etag is not None and code in _MISSING):
-                return False
+                return None
             raise self._fail(e, key) from None
         except botocore.exceptions.BotoCoreError as e:
             raise self._fail(e, key) from None
-        return True
+        return put["ETag"]
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         pages = self.client.get_paginator("list_objects_v2").paginate(

@@ -17,21 +17,35 @@ DAILY = {FLIGHTS: "flights", WEATHER: "weather"}
 REFERENCES = {AIRLINES: "airlines", AIRPORTS: "airports"}
 
 
-def publish_day(date: str, **storage_options: Any) -> list[GrosRef]:
-    """The flights and weather extracts of one day."""
+def publish_day(date: str, *, overwrite: bool = False, **storage_options: Any) -> list[GrosRef]:
+    """The flights and weather extracts of one day (AlreadyPublished unless `overwrite`)."""
     return [
         lake_assets.publish(
-            nycflights.day(table, date), repo, None, date, upstreams=[], **storage_options
+            nycflights.day(table, date),
+            repo,
+            None,
+            date,
+            upstreams=[],
+            overwrite=overwrite,
+            **storage_options,
         )
         for repo, table in DAILY.items()
     ]
 
 
-def publish_references(date: str, **storage_options: Any) -> list[GrosRef]:
+def publish_references(
+    date: str, *, overwrite: bool = False, **storage_options: Any
+) -> list[GrosRef]:
     """Snapshots of the airline and airport references, dated `date`."""
     return [
         lake_assets.publish(
-            nycflights.table(table), repo, None, date, upstreams=[], **storage_options
+            nycflights.table(table),
+            repo,
+            None,
+            date,
+            upstreams=[],
+            overwrite=overwrite,
+            **storage_options,
         )
         for repo, table in REFERENCES.items()
     ]

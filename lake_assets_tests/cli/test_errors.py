@@ -22,12 +22,29 @@ def test_bad_uris_and_missing_things(cli, shop: None) -> None:
     cli("head", "s3://shop/master").error("invalid URI", "gros://REPO[/BRANCH][:TAG]")
     cli("resolve", "gros://shop:2024-02-30").error("2024-02-30")
     cli("ls", "shop/bad..branch").error("invalid branch", "bad..branch")
-    cli("cat", "gros://nothere").error("nothere/master has no data")
+    cli("cat", "gros://nothere").error("dataset nothere/master does not exist", "its repos: shop")
     cli("ls", "shop/dev").error("dataset shop/dev does not exist", "branches of shop: master")
     cli("lineage", "gros://shop:2023-12-31").error(
         "no data for 2023-12-31", "3 dates", "2024-01-03, 2024-01-02, 2024-01-01"
     )
     cli("resolve", "gros://shop:7").error("index 7 is out of range")
+
+
+def test_misspelled_names_lead_somewhere(cli, shop: None, lake: Lake) -> None:
+    lake.publish(pd.DataFrame({"x": [1]}), DatasetId("shop", "feature/x"), "2024-01-01")
+    expected = f"dataset shopp/master does not exist in {lake.store.url}; did you mean shop?"
+    assert cli("info", "gros://shopp").error() == f"lake: error: {expected}"
+    cli("head", "gros://shop/mastr:-1").error(
+        "dataset shop/mastr does not exist",
+        "branches of shop: feature/x, master; did you mean shop/master?",
+    )
+    cli("lineage", "gros://shop/dev:2024-01-01").error("branches of shop: feature/x, master")
+    cli("resolve", "gros://Shop").error("did you mean shop?")
+    cli("ls", "shopp").error("repo 'shopp' has no datasets", "did you mean shop?")
+    # a dataset that exists but lacks the date is another error, listing its dates
+    cli("info", "gros://shop/feature/x:2024-02-01").error(
+        "shop/feature/x has no data for 2024-02-01", "has 1 date, the newest: 2024-01-01"
+    )
 
 
 @pytest.mark.parametrize("lake_url", ["local"], indirect=True)
@@ -49,7 +66,7 @@ def test_malformed_objects(cli, shop: None, raw: RawLake) -> None:
 
 def test_empty_lake_and_bad_lake_url(cli, tmp_path) -> None:
     assert cli("ls").ok().out.startswith("no datasets in")
-    cli("ls", "shop").error("repo 'shop' has no datasets")
+    cli("ls", "shop").error("repo 'shop' has no datasets", "the lake holds no datasets")
     lake_cli("--lake", "ftp://host/x", "ls").error("unsupported lake URL", "ftp://host/x")
 
 

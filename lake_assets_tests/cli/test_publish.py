@@ -47,8 +47,10 @@ def test_publish(cli, lake: Lake, raw: RawLake, tmp_path: Path) -> None:
     assert [d.date for d in lake.downstream_versions(DS, "2024-06-01")] == ["2024-06-02"]
 
     before = raw.get(DS.data_key("2024-06-01"))
-    cli("publish", str(zipped), "gros://ext/feature/y:2024-06-01").error(
-        "already published", "--force"
+    refused = cli("publish", str(zipped), "gros://ext/feature/y:2024-06-01").error()
+    assert refused == (
+        "lake: error: gros://ext/feature/y:2024-06-01 is already published "
+        f"({DS.data_key('2024-06-01')} exists); use --force to replace it"
     )
     assert raw.get(DS.data_key("2024-06-01")) == before
     cli("publish", str(zipped), "gros://ext/feature/y:2024-06-01", "--force").ok()

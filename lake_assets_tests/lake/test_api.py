@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import lake_assets
-from lake_assets.lake import InvalidName, InvalidUri, Lake, NotFound
+from lake_assets.lake import AlreadyPublished, InvalidName, InvalidUri, Lake, UnknownDataset
 
 
 def test_publish_read_resolve_dates(lake_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,7 +56,8 @@ def test_storage_options_name_another_lake(lake_env: str, tmp_path: object) -> N
     lake_assets.publish(pd.DataFrame({"a": [5]}), "r", None, "2024-01-01", [], lake_url=other)
     assert lake_assets.dates("r", lake_url=other) == ["2024-01-01"]
     assert lake_assets.read("gros://r", lake_url=other)["a"].tolist() == [5]
-    assert lake_assets.dates("r") == []
+    with pytest.raises(UnknownDataset, match="the lake holds no datasets"):
+        lake_assets.dates("r")
 
 
 def test_errors(lake_env: str) -> None:
@@ -66,5 +67,32 @@ def test_errors(lake_env: str) -> None:
         lake_assets.publish(pd.DataFrame({"a": [1]}), "-x", None, "2024-01-01")
     with pytest.raises(InvalidName, match=r"invalid branch 'a\.\.b'"):
         lake_assets.dates("flights", "a..b")
-    with pytest.raises(NotFound, match="has no data"):
+    with pytest.raises(UnknownDataset, match="dataset flights/master does not exist"):
         lake_assets.resolve("gros://flights")
+
+
+def test_publish_refuses_a_published_date_unless_overwrite(lake_env: str) -> None:
+    lake = Lake.open(lake_env)
+    first = lake_assets.publish(pd.DataFrame({"a": [1]}), "my_repo", "master", "2013-01-02")
+    key = first.dataset.data_key("2013-01-02")
+    before = lake.store.get(key)
+    with pytest.raises(AlreadyPublished) as e:
+        lake_assets.publish(pd.DataFrame({"a": [2]}), "my_repo", "master", "2013-01-02")
+    assert str(e.value) == (
+        "gros://my_repo/master:2013-01-02 is already published "
+        f"({key} exists); pass overwrite=True to replace it"
+    )
+    assert lake.store.get(key) == before
+    assert lake_assets.read("gros://my_repo")["a"].tolist() == [1]
+
+    second = lake_assets.publish(
+        pd.DataFrame({"a": [2]}), "my_repo", "master", "2013-01-02", overwrite=True
+    )
+    assert lake_assets.read("gros://my_repo")["a"].tolist() == [2]
+    assert lake_assets.resolve("gros://my_repo").sha256 == second.sha256 != first.sha256
+    # the conditional first write still records the object's version token, so reads of
+    # these very bytes can skip hashing them
+    third = lake_assets.publish(pd.DataFrame({"a": [3]}), "my_repo", "master", "2013-01-03")
+    record = lake.record(third.dataset, "2013-01-03")
+    info = lake.store.head(third.dataset.data_key("2013-01-03"))
+    assert record is not None and info is not None and record.data_etag == info.etag

@@ -129,7 +129,7 @@ else:
     def dying_put(self, key, data):
         if "/metadata/" in key and key.startswith("dependency/"):
             os.kill(os.getpid(), signal.SIGKILL)
-        put(self, key, data)
+        return put(self, key, data)
     type(lake.store).put = dying_put
 lake.publish(pd.DataFrame({"n": [2]}), ds, "2024-01-02", upstreams=[])
 print("survived")
@@ -150,7 +150,7 @@ def test_publish_killed_before_latest(
     assert raw.get(DS.latest_key) == latest_before
     assert lake.resolve("gros://flights/feature/x") == lake.resolve(old.uri)  # type: ignore[arg-type]
     assert lake.read("gros://flights/feature/x")["n"].tolist() == [1]
-    new = lake.publish(pd.DataFrame({"n": [2]}), DS, "2024-01-02", upstreams=[])
+    new = lake.publish(pd.DataFrame({"n": [2]}), DS, "2024-01-02", upstreams=[], overwrite=True)
     assert json.loads(raw.get(DS.latest_key))["sha256"] == new.sha256
     assert lake.read("gros://flights/feature/x")["n"].tolist() == [2]
 

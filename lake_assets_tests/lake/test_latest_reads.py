@@ -27,7 +27,7 @@ def test_a_reader_follows_every_publish(lake_url: str) -> None:
     assert reader.read(f"{URI}:latest")["v"].tolist() == [1, 2]
     writer.publish(frame(10), DS, "2024-01-02", upstreams=[])
     assert reader.read(URI)["v"].tolist() == [10, 11]
-    writer.publish(frame(20), DS, "2024-01-02", upstreams=[])  # same date, new content
+    writer.publish(frame(20), DS, "2024-01-02", upstreams=[], overwrite=True)  # new content
     data, ref = reader.fetch_uri(URI)
     assert ref.date == "2024-01-02" and ref.sha256 == writer.resolve(URI).sha256
     assert data == writer.store.get(DS.data_key("2024-01-02"))

@@ -38,7 +38,7 @@ class SpyStore:
         self.writes.append(key)
         return self.inner.put(key, data)
 
-    def put_if(self, key: str, data: bytes, *, etag: str | None) -> bool:
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> str | None:
         self.writes.append(key)
         return self.inner.put_if(key, data, etag=etag)
 
@@ -95,7 +95,7 @@ def test_latest_never_moves_back(lake: Lake, raw: RawLake) -> None:
 
 def test_republish_same_date_updates_latest(lake: Lake, raw: RawLake) -> None:
     first = lake.publish(frame(1), UP, "2024-01-01", upstreams=[])
-    second = lake.publish(frame(10), UP, "2024-01-01", upstreams=[])
+    second = lake.publish(frame(10), UP, "2024-01-01", upstreams=[], overwrite=True)
     assert first.sha256 != second.sha256
     assert latest_of(raw, UP)["sha256"] == second.sha256
     resolved = lake.resolve("gros://weather")

@@ -10,7 +10,14 @@ import json
 
 import pytest
 
-from lake_assets.lake import CorruptObject, DatasetId, Lake, LakeError, NotFound
+from lake_assets.lake import (
+    CorruptObject,
+    DatasetId,
+    Lake,
+    LakeError,
+    MissingDate,
+    UnknownDataset,
+)
 from lake_assets_tests.raw_lake import RawLake
 
 DATES = ["2024-01-01", "2024-01-02", "2024-01-05", "2024-02-01", "2024-02-02", "2024-03-01"]
@@ -99,7 +106,7 @@ def test_other_files_under_data_are_not_dates(lake: Lake, raw: RawLake) -> None:
 
 def test_missing_date_lists_the_newest_dates(lake: Lake, foreign: DatasetId) -> None:
     for call in (lake.resolve, lake.read):
-        with pytest.raises(NotFound) as e:
+        with pytest.raises(MissingDate) as e:
             call("gros://ext/team/x:2023-12-31")
         message = str(e.value)
         assert "2023-12-31" in message and "ext/team/x" in message
@@ -109,14 +116,20 @@ def test_missing_date_lists_the_newest_dates(lake: Lake, foreign: DatasetId) -> 
 
 def test_index_out_of_range(lake: Lake, foreign: DatasetId) -> None:
     for index in (6, -7, 100):
-        with pytest.raises(NotFound, match=rf"index {index} is out of range.*6 dates.*2024-03-01"):
+        expected = rf"index {index} is out of range.*6 dates.*2024-03-01"
+        with pytest.raises(MissingDate, match=expected):
             lake.resolve(f"gros://ext/team/x:{index}")
 
 
-def test_dataset_with_no_data(lake: Lake) -> None:
+def test_dataset_with_no_data(lake: Lake, raw: RawLake) -> None:
     for tag in ("", ":latest", ":-1", ":0", ":2024-01-01"):
-        with pytest.raises(NotFound, match=r"ghost/master has no data"):
+        with pytest.raises(UnknownDataset, match=r"dataset ghost/master does not exist"):
             lake.read(f"gros://ghost{tag}")
+    raw.put("asset/ghost/master/data/notes.txt", b"not a date")  # the dataset, with no dates
+    for tag in ("", ":latest", ":-1", ":0"):
+        with pytest.raises(MissingDate, match=r"dataset ghost/master has no data"):
+            lake.read(f"gros://ghost{tag}")
+    assert lake.dates(DatasetId("ghost", "master"), missing_ok=False) == []
 
 
 def test_latest_not_json(lake: Lake, raw: RawLake, foreign: DatasetId) -> None:
