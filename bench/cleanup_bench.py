@@ -32,7 +32,7 @@ from dagster_shared.serdes import serialize_value
 from lake_assets.operations import CleanupSettings, clean_up_runs
 
 DAILY = dg.DailyPartitionsDefinition(start_date="1990-01-01")
-KEY = dg.AssetKey(["bench_repo", "main"])
+KEY = dg.AssetKey(["main", "bench_repo"])
 
 
 @dg.asset(key=KEY, partitions_def=DAILY, check_specs=[dg.AssetCheckSpec("ok", asset=KEY)])

@@ -1,9 +1,10 @@
 """Declared datasets to Dagster definitions, for the deployment's branch.
 
-Each dataset becomes an asset keyed `[repo, branch]`; every upstream that is read but not
-declared here becomes an external asset with the same key shape, so the lineage graph shows
-the whole chain. A tagless upstream naming a dataset declared here resolves to this
-deployment's branch: a branch deployment reads its own bronze, never `master`'s.
+Each dataset becomes an asset keyed `[branch, repo]` (`asset_keys.py`); every upstream that
+is read but not declared here becomes an external asset with the same key shape, so the
+lineage graph shows the whole chain. A tagless upstream naming a dataset declared here
+resolves to this deployment's branch: a branch deployment reads its own bronze, never
+`master`'s.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dagster import (
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     AssetOut,
     AssetsDefinition,
     AssetSelection,
@@ -33,16 +32,17 @@ from dagster import (
 )
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from lake_assets.dagster_layer import key_names  # noqa: F401  (keys with '/' in the branch)
+from lake_assets.dagster_layer.asset_keys import URI_METADATA_KEY, asset_key, check_spellings
 from lake_assets.dagster_layer.checks import (
     QUARANTINE_CHECK,
     SCHEMA_CHECK,
+    check_spec,
     dagster_type,
     table_schema,
 )
 from lake_assets.dagster_layer.compute import Body, asset_body
 from lake_assets.dagster_layer.declare import LAYERS, Dataset, DeclarationError
-from lake_assets.dagster_layer.io_manager import HEAVY_METADATA_KEY, URI_METADATA_KEY
+from lake_assets.dagster_layer.io_manager import HEAVY_METADATA_KEY
 from lake_assets.dagster_layer.partition_mappings import partition_mapping
 from lake_assets.lake import DatasetId, GrosUri, InvalidName, LakeError
 from lake_assets.lake.names import default_branch, validate_branch
@@ -78,10 +78,8 @@ class ExternalSource:
     uri: str
     description: str = ""
     owners: tuple[str, ...] = ()
-
-
-def asset_key(dataset: DatasetId) -> AssetKey:
-    return AssetKey([dataset.repo, dataset.branch])
+    end_date: str | dt.date | None = None
+    """The first day it will not publish (exclusive), for a source that covers a fixed span."""
 
 
 def op_name(dataset: DatasetId) -> str:
@@ -132,7 +130,12 @@ def resolve(datasets: Sequence[Dataset], branch: str | None = None) -> LakeGraph
         except LakeError as e:
             raise DeclarationError(f"dataset {did}: {e}") from None
     _reject_cycles(by_id, uris)
-    return LakeGraph(branch, by_id, uris)
+    graph = LakeGraph(branch, by_id, uris)
+    try:
+        check_spellings([*by_id, *graph.external])
+    except LakeError as e:
+        raise DeclarationError(str(e)) from None
+    return graph
 
 
 def _where(ds: Dataset) -> str:
@@ -166,8 +169,11 @@ def _reject_cycles(by_id: dict[DatasetId, Dataset], uris: dict[DatasetId, dict[s
             visit(node)
 
 
-def daily(start: dt.date) -> DailyPartitionsDefinition:
-    return DailyPartitionsDefinition(start_date=start.isoformat())
+def daily(start: dt.date, end: dt.date | None = None) -> DailyPartitionsDefinition:
+    """Days from `start` up to `end` (exclusive, as Dagster's), else up to today."""
+    return DailyPartitionsDefinition(
+        start_date=start.isoformat(), end_date=end.isoformat() if end else None
+    )
 
 
 def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinition:
@@ -182,24 +188,23 @@ def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinitio
         )
         for name, uri in uris.items()
     }
+    partitions = daily(ds.spec.start_date, ds.spec.end_date)
     checks = [
-        AssetCheckSpec(
+        check_spec(
             SCHEMA_CHECK,
-            asset=key,
-            blocking=True,
-            description=f"Every partition validates against {ds.schema.name} before publishing.",
+            key,
+            partitions,
+            f"Every partition validates against {ds.schema.name} before publishing.",
         )
     ]
     if ds.spec.quarantine_budget is not None:
         checks.append(
-            AssetCheckSpec(
+            check_spec(
                 QUARANTINE_CHECK,
-                asset=key,
-                blocking=True,
-                description=(
-                    "Rows set aside stay within "
-                    f"{ds.spec.quarantine_budget:.1%} of the input rows of each partition."
-                ),
+                key,
+                partitions,
+                "Rows set aside stay within "
+                f"{ds.spec.quarantine_budget:.1%} of the input rows of each partition.",
             )
         )
     out = AssetOut(
@@ -212,7 +217,7 @@ def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinitio
         owners=ds.spec.owners or None,
         kinds=DATASET_KINDS,
         metadata={
-            URI_METADATA_KEY: MetadataValue.text(f"gros://{did}"),
+            **_dataset_metadata(did),
             "dagster/column_schema": table_schema(ds.schema),
             "owners": MetadataValue.json(ds.spec.owners),
             "layer": ds.layer,
@@ -224,7 +229,7 @@ def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinitio
         name=op_name(did),
         outs={"result": out},
         ins=ins,
-        partitions_def=daily(ds.spec.start_date),
+        partitions_def=partitions,
         backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=batch),
         check_specs=checks,
     )(_with_context_annotation(asset_body(ds, did, uris)))
@@ -246,18 +251,44 @@ def external_spec(graph: LakeGraph, did: DatasetId, known: dict[str, ExternalSou
         if u.date is not None  # a date tag must be a partition of the source
     ]
     info = known.get(f"gros://{did}") or known.get(f"gros://{did.repo}")
+    start = min(starts + dated)
+    end = _end_date(did, info.end_date, start) if info and info.end_date else None
     return AssetSpec(
         key=asset_key(did),
         group_name=SOURCES_GROUP,
         kinds=SOURCE_KINDS,
-        partitions_def=daily(min(starts + dated)),
+        partitions_def=daily(start, end),
         description=(info.description if info and info.description else None)
         or f"Published outside this code location (by {did.repo}'s own CI); read by "
         + ", ".join(readers)
         + ".",
         owners=list(info.owners) if info else None,
-        metadata={URI_METADATA_KEY: MetadataValue.text(f"gros://{did}")},
+        metadata=_dataset_metadata(did),
     )
+
+
+def _end_date(did: DatasetId, end: str | dt.date, start: dt.date) -> dt.date:
+    try:
+        day = end if isinstance(end, dt.date) else dt.date.fromisoformat(end)
+    except ValueError:
+        raise DeclarationError(
+            f"external source {did}: end_date {end!r} is not YYYY-MM-DD"
+        ) from None
+    if day <= start:
+        raise DeclarationError(
+            f"external source {did}: end_date {day} (exclusive) must be after its first "
+            f"partition {start}, the earliest day its readers need"
+        )
+    return day
+
+
+def _dataset_metadata(did: DatasetId) -> dict[str, MetadataValue]:
+    """The exact dataset behind the key (the key spells the branch for Dagster)."""
+    return {
+        URI_METADATA_KEY: MetadataValue.text(f"gros://{did}"),
+        "repo": MetadataValue.text(did.repo),
+        "branch": MetadataValue.text(did.branch),
+    }
 
 
 def build_assets(
@@ -280,14 +311,26 @@ def build_assets(
 def pipeline_jobs(
     datasets: Sequence[Dataset], branch: str | None = None
 ) -> list[UnresolvedAssetJobDefinition]:
-    """One job over every layer per start date (asset jobs need a single partitioning);
+    """One job over every layer per span of days (asset jobs need a single partitioning);
     `dagster job backfill -j lake_pipeline` runs it partition by partition."""
     graph = resolve(datasets, branch)
-    starts = sorted({ds.spec.start_date for ds in graph.datasets.values()})
+    spans = sorted(
+        {(ds.spec.start_date, ds.spec.end_date) for ds in graph.datasets.values()},
+        key=lambda span: (span[0], span[1] or dt.date.max),
+    )
     jobs = []
-    for start in starts:
-        keys = [asset_key(d) for d, ds in graph.datasets.items() if ds.spec.start_date == start]
-        name = PIPELINE_JOB if len(starts) == 1 else f"{PIPELINE_JOB}_{start:%Y%m%d}"
+    for span in spans:
+        keys = [
+            asset_key(d)
+            for d, ds in graph.datasets.items()
+            if (ds.spec.start_date, ds.spec.end_date) == span
+        ]
+        start, end = span
+        name = (
+            PIPELINE_JOB
+            if len(spans) == 1
+            else f"{PIPELINE_JOB}_{start:%Y%m%d}" + (f"_{end:%Y%m%d}" if end else "")
+        )
         jobs.append(
             define_asset_job(
                 name,

@@ -7,21 +7,28 @@ metadata, and the blocking checks that run in the asset body before anything is 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 from dagster import (
-    AssetCheckResult,
+    AssetCheckEvaluation,
     AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
     DagsterType,
     MetadataValue,
+    PartitionsDefinition,
+    PreviewWarning,
     TableColumn,
     TableColumnConstraints,
     TableSchema,
     TypeCheck,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
 )
 
 from lake_assets.dagster_layer.context import DatasetContext
@@ -30,6 +37,8 @@ SchemaLike = pa.DataFrameSchema | type[pa.DataFrameModel]
 SCHEMA_CHECK = "schema"
 QUARANTINE_CHECK = "quarantine_budget"
 SAMPLE_ROWS = 10
+PREVIEW_ROWS = 5
+PREVIEW_COLUMNS = 30
 _CELL = 40
 
 
@@ -69,6 +78,48 @@ def table_schema(schema: pa.DataFrameSchema) -> TableSchema:
                     unique=col.unique,
                     other=[str(c.error or c.name) for c in col.checks],
                 ),
+            )
+        )
+    return TableSchema(columns=columns)
+
+
+def check_spec(
+    name: str, asset: AssetKey, partitions_def: PartitionsDefinition, description: str
+) -> AssetCheckSpec:
+    """A blocking check evaluated per partition (`partitions_def` must be the asset's), so each
+    day's result is its own in the UI. Dagster warns on every such spec that partitioned checks
+    are a preview; that one warning is silenced here, not preview warnings at large."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message="Specifying a partitions_def on an AssetCheckSpec is currently in preview",
+            category=PreviewWarning,
+        )
+        return AssetCheckSpec(
+            name,
+            asset=asset,
+            blocking=True,
+            description=description,
+            partitions_def=partitions_def,
+        )
+
+
+def frame_schema(df: pd.DataFrame, declared: Any = None) -> TableSchema:
+    """The `dagster/column_schema` of one published partition: its columns in order, typed by
+    the frame's own dtypes (so bronze, whose schema declares none, shows real types too), with
+    the description and constraints the declared schema (a `TableSchema` or its metadata
+    value) gives a column of the same name."""
+    declared = getattr(declared, "schema", declared)
+    known = {c.name: c for c in declared.columns} if isinstance(declared, TableSchema) else {}
+    columns = []
+    for name, dtype in df.dtypes.items():
+        col = known.get(str(name))
+        columns.append(
+            TableColumn(
+                name=str(name),
+                type=str(dtype),
+                description=col.description if col else None,
+                constraints=col.constraints if col else None,
             )
         )
     return TableSchema(columns=columns)
@@ -182,7 +233,11 @@ def quarantine_outcome(ctx: DatasetContext, published_rows: int, budget: float) 
         total,
         len(q),
         sample=q.head(SAMPLE_ROWS),
-        metadata={"quarantined_by_reason": {str(k): int(v) for k, v in by_reason.items()}},
+        metadata={
+            "quarantined_by_reason": {str(k): int(v) for k, v in by_reason.items()},
+            "quarantined_share": share,
+            "budget": budget,
+        },
     )
 
 
@@ -191,42 +246,60 @@ def _reasons_text(by_reason: Mapping[Any, int]) -> str:
     return ", ".join(f"{reason} ({n})" for reason, n in top)
 
 
-def check_result(check: str, outcomes: Sequence[Outcome]) -> AssetCheckResult:
-    """One result per check per run: a range run reports every partition it checked."""
-    failing = [o for o in outcomes if not o.passed]
+def check_evaluation(
+    asset_key: AssetKey,
+    outcome: Outcome,
+    *,
+    blocking: bool,
+    target: AssetCheckEvaluationTargetMaterializationData | None,
+    note: str | None = None,
+) -> AssetCheckEvaluation:
+    """One check on one partition as its own evaluation naming the partition: an
+    `AssetCheckResult` names one only in a single-partition run, and a backfill batch checks
+    many days in one run; each day's result must show how close it came to failing."""
     meta: dict[str, Any] = {
-        "partitions_checked": len(outcomes),
-        "rows_checked": sum(o.rows for o in outcomes),
-        "failing_row_count": sum(o.failing_rows for o in outcomes),
+        "rows_checked": MetadataValue.int(outcome.rows),
+        "failing_row_count": MetadataValue.int(outcome.failing_rows),
     }
-    if check == QUARANTINE_CHECK:
-        totals: dict[str, int] = {}
-        for o in outcomes:
-            for reason, n in o.metadata.get("quarantined_by_reason", {}).items():
-                totals[reason] = totals.get(reason, 0) + n
-        meta["quarantined_by_reason"] = MetadataValue.json(totals)
-    if failing:
-        first = failing[0]
-        meta["failing_partitions"] = MetadataValue.json([o.partition for o in failing])
-        meta["problem"] = MetadataValue.text(first.problem)
-        if first.sample is not None:
-            meta["failing_rows_sample"] = MetadataValue.md(markdown(first.sample))
-        if first.cases is not None:
-            meta["failure_cases"] = MetadataValue.md(markdown(first.cases.head(20)))
-    elif check == QUARANTINE_CHECK and (samples := [o.sample for o in outcomes if o.failing_rows]):
-        meta["quarantined_rows_sample"] = MetadataValue.md(markdown(samples[-1]))
-    return AssetCheckResult(
-        check_name=check,
-        passed=not failing,
-        severity=AssetCheckSeverity.ERROR,
+    if outcome.check == QUARANTINE_CHECK:
+        meta["quarantined_share"] = MetadataValue.float(outcome.metadata["quarantined_share"])
+        meta["budget"] = MetadataValue.float(outcome.metadata["budget"])
+        meta["quarantined_by_reason"] = MetadataValue.json(
+            outcome.metadata["quarantined_by_reason"]
+        )
+    if not outcome.passed:
+        meta["problem"] = MetadataValue.text(outcome.problem)
+        if outcome.sample is not None:
+            meta["failing_rows_sample"] = MetadataValue.md(markdown(outcome.sample))
+        if outcome.cases is not None:
+            meta["failure_cases"] = MetadataValue.md(markdown(outcome.cases.head(20)))
+    elif outcome.check == QUARANTINE_CHECK and outcome.failing_rows and outcome.sample is not None:
+        meta["quarantined_rows_sample"] = MetadataValue.md(markdown(outcome.sample))
+    return AssetCheckEvaluation(
+        asset_key=asset_key,
+        check_name=outcome.check,
+        passed=outcome.passed,
         metadata=meta,
-        description=failing[0].problem if failing else None,
+        target_materialization_data=target,
+        severity=AssetCheckSeverity.ERROR,
+        description=outcome.problem or note,
+        blocking=blocking,
+        partition=outcome.partition,
     )
 
 
+def preview(df: pd.DataFrame) -> str:
+    """The first rows and columns of a published partition as a markdown table: a look at the
+    data on the materialization's page that costs the same for a wide or a huge frame."""
+    head = df.iloc[:PREVIEW_ROWS, :PREVIEW_COLUMNS]
+    more = len(df.columns) - len(head.columns)
+    caption = f"First {len(head)} of {len(df)} rows" + (f", {more} more columns" if more else "")
+    return f"{markdown(head)}\n\n{caption}."
+
+
 def markdown(df: pd.DataFrame) -> str:
-    """A small markdown table (values cut to a readable width) for check metadata."""
-    cols = [str(c) for c in df.columns]
+    """A small markdown table (values cut to a readable width) for metadata."""
+    cols = [_cell(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
         cells = [_cell(v) for v in row]

@@ -1,7 +1,8 @@
 """The asset body of a declared dataset: build every partition of the run, run the blocking
 checks on all of them, and only then hand the frames to the IO manager.
 
-A failing check yields its result (with the failing rows) and raises `Failure`, so the IO
+Every check reports one evaluation per partition, naming it, in a backfill batch too. A
+failing check yields its evaluations (with the failing rows) and raises `Failure`, so the IO
 manager is never called: no data object, production record or `latest` moves.
 """
 
@@ -11,13 +12,24 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetExecutionContext, Failure, MetadataValue, Output
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetExecutionContext,
+    AssetRecordsFilter,
+    Failure,
+    MetadataValue,
+    Output,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from lake_assets.dagster_layer.checks import (
     QUARANTINE_CHECK,
     SCHEMA_CHECK,
     Outcome,
-    check_result,
+    check_evaluation,
     quarantine_outcome,
     validate,
 )
@@ -26,18 +38,19 @@ from lake_assets.dagster_layer.declare import Dataset
 from lake_assets.dagster_layer.scope import step_scope
 from lake_assets.lake import DatasetId, GrosRef, GrosUri, TagKind, lineage
 
-Body = Callable[..., Iterator[Output | AssetCheckResult]]
+Body = Callable[..., Iterator[Output | AssetCheckEvaluation]]
 
 
 def asset_body(ds: Dataset, dataset_id: DatasetId, uris: Mapping[str, GrosUri]) -> Body:
-    def body(context: AssetExecutionContext, **inputs: Any) -> Iterator[Output | AssetCheckResult]:
+    def body(
+        context: AssetExecutionContext, **inputs: Any
+    ) -> Iterator[Output | AssetCheckEvaluation]:
         keys = list(context.partition_keys)
         reads = lineage.reads(step_scope(context.get_step_execution_context()))
         frames: dict[str, pd.DataFrame] = {}
         outcomes: dict[str, list[Outcome]] = {SCHEMA_CHECK: []}
         if ds.spec.quarantine_budget is not None:
             outcomes[QUARANTINE_CHECK] = []
-        quarantined: dict[str, dict[str, int]] = {}
         for key in keys:
             ctx = DatasetContext(dataset_id, key, _refs(uris, reads, key), context.log)
             frame = _build(ds, dataset_id, key, inputs, ctx)
@@ -46,11 +59,11 @@ def asset_body(ds: Dataset, dataset_id: DatasetId, uris: Mapping[str, GrosUri]) 
             if ds.spec.quarantine_budget is not None:
                 q = quarantine_outcome(ctx, len(frame), ds.spec.quarantine_budget)
                 outcomes[QUARANTINE_CHECK].append(q)
-                quarantined[key] = q.metadata["quarantined_by_reason"]
         failed = [o for outs in outcomes.values() for o in outs if not o.passed]
         if failed:
-            for check, outs in outcomes.items():
-                yield check_result(check, outs)
+            days = sorted({o.partition for o in failed})
+            note = f"Passed, but nothing was published: {_days_text(days)} failed in the same run."
+            yield from _evaluations(context, outcomes, note)
             first = failed[0]
             raise Failure(
                 description=(
@@ -59,21 +72,75 @@ def asset_body(ds: Dataset, dataset_id: DatasetId, uris: Mapping[str, GrosUri]) 
                 ),
                 metadata={
                     "dataset": f"gros://{dataset_id}",
-                    "failed_partitions": MetadataValue.json(sorted({o.partition for o in failed})),
+                    "failed_partitions": MetadataValue.json(days),
                 },
             )
-        meta: dict[str, Any] = {"layer": ds.layer}
-        if quarantined:
-            meta["quarantined_rows"] = sum(sum(v.values()) for v in quarantined.values())
-            meta["quarantined_by_partition"] = MetadataValue.json(quarantined)
-        yield Output(frames[keys[0]] if len(keys) == 1 else frames, metadata=meta)
-        for check, outs in outcomes.items():
-            yield check_result(check, outs)
+        for q in outcomes.get(QUARANTINE_CHECK, []):
+            context.add_asset_metadata(
+                {
+                    "quarantined_rows": MetadataValue.int(q.failing_rows),
+                    "quarantined_by_reason": MetadataValue.json(
+                        q.metadata["quarantined_by_reason"]
+                    ),
+                },
+                partition_key=q.partition,
+            )
+        yield Output(frames[keys[0]] if len(keys) == 1 else frames, metadata={"layer": ds.layer})
+        yield from _evaluations(context, outcomes)
 
     body.__module__ = ds.fn.__module__
     body.__name__ = ds.fn.__name__
     body.__qualname__ = ds.fn.__qualname__
     return body
+
+
+def _evaluations(
+    context: AssetExecutionContext, outcomes: Mapping[str, list[Outcome]], note: str | None = None
+) -> Iterator[Output | AssetCheckEvaluation]:
+    """Each selected check's (empty) output, then its evaluation of every partition.
+
+    `AssetCheckResult` cannot name a partition in a run over a range, so each day becomes an
+    `AssetCheckEvaluation` with `partition` set: it completes the check execution Dagster
+    planned for that day. `note` describes the days that passed in a run that failed."""
+    assets_def = context.assets_def
+    asset_key = context.asset_key
+    selected = context.selected_asset_check_keys
+    targets: dict[str, AssetCheckEvaluationTargetMaterializationData | None] = {}
+    for check, outs in outcomes.items():
+        check_key = AssetCheckKey(asset_key, check)
+        if check_key not in selected:
+            continue
+        yield Output(None, output_name=assets_def.get_output_name_for_asset_check_key(check_key))
+        blocking = assets_def.get_spec_for_check_key(check_key).blocking
+        for o in outs:
+            if o.partition not in targets:
+                targets[o.partition] = _latest_materialization(context, o.partition)
+            yield check_evaluation(
+                asset_key, o, blocking=blocking, target=targets[o.partition], note=note
+            )
+
+
+def _latest_materialization(
+    context: AssetExecutionContext, partition: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """What the partition's evaluation is about, chosen as Dagster does for a single-partition
+    `AssetCheckResult`: the partition's latest materialization (this run's when it published),
+    so the UI counts the check as current for that partition."""
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    latest = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id,
+        run_id=latest.event_log_entry.run_id,
+        timestamp=latest.timestamp,
+    )
+
+
+def _days_text(days: list[str]) -> str:
+    return ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
 
 
 def _build(

@@ -7,6 +7,7 @@
         schema=FlightsSilver,
         owners=["team:ops"],
         start_date="2013-01-01",
+        end_date="2014-01-01",
     )
     def flights_silver(flights: pd.DataFrame, airlines: pd.DataFrame) -> pd.DataFrame: ...
 
@@ -25,7 +26,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandera.pandas as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lake_assets.dagster_layer.checks import SchemaLike, as_schema, schema_fingerprint
 from lake_assets.lake import DatasetId, GrosUri, LakeError, parse_uri
@@ -55,6 +63,7 @@ class DatasetSpec(BaseModel):
     description: str = ""
     owners: list[str] = Field(default_factory=list)
     start_date: dt.date
+    end_date: dt.date | None = None
     quarantine_budget: float | None = Field(default=None, ge=0.0, le=1.0)
     heavy: bool = False
 
@@ -62,6 +71,15 @@ class DatasetSpec(BaseModel):
     @classmethod
     def _repo(cls, v: str) -> str:
         return validate_repo(v)
+
+    @model_validator(mode="after")
+    def _span(self) -> DatasetSpec:
+        if self.end_date is not None and self.end_date <= self.start_date:
+            raise ValueError(
+                f"end_date {self.end_date} is exclusive and must be after start_date "
+                f"{self.start_date}"
+            )
+        return self
 
     @field_validator("upstreams")
     @classmethod
@@ -150,6 +168,7 @@ def dataset(
     layer: str,
     schema: SchemaLike,
     start_date: str | dt.date,
+    end_date: str | dt.date | None = None,
     upstreams: Mapping[str, str] | None = None,
     description: str | None = None,
     owners: Sequence[str] = (),
@@ -158,6 +177,8 @@ def dataset(
 ) -> Callable[[DatasetFn], Dataset]:
     """Declare the dataset `repo` built by the decorated function, one partition per call.
 
+    Its daily partitions run from `start_date` up to `end_date` (exclusive, as Dagster's), or
+    up to today without one, as a live feed's should.
     The function takes one DataFrame per upstream (parameters named as in `upstreams`) and
     optionally `context: DatasetContext`, and returns the partition's DataFrame. Set
     `quarantine_budget` (a share of input rows) when it sets rows aside with
@@ -171,6 +192,7 @@ def dataset(
             layer=layer,
             schema=schema,
             start_date=start_date,
+            end_date=end_date,
             upstreams=upstreams,
             description=description,
             owners=owners,
@@ -188,6 +210,7 @@ def declare(
     layer: str,
     schema: SchemaLike,
     start_date: str | dt.date,
+    end_date: str | dt.date | None = None,
     upstreams: Mapping[str, str] | None = None,
     description: str | None = None,
     owners: Sequence[str] = (),
@@ -203,6 +226,7 @@ def declare(
             description=description or inspect.getdoc(fn) or "",
             owners=list(owners),
             start_date=start_date,  # type: ignore[arg-type]
+            end_date=end_date,  # type: ignore[arg-type]
             quarantine_budget=quarantine_budget,
             heavy=heavy,
         )

@@ -1,4 +1,4 @@
-"""The gzip-CSV IO manager: assets keyed `[repo, branch]`, one object per daily partition,
+"""The gzip-CSV IO manager: assets keyed `[branch, repo]`, one object per daily partition,
 published through the lake protocol so every materialization writes `latest` and lineage."""
 
 import json
@@ -7,33 +7,34 @@ from typing import Any
 
 import pandas as pd
 from dagster import (
-    AssetKey,
     ConfigurableIOManager,
     DataVersion,
+    Failure,
     InputContext,
     MetadataValue,
     OutputContext,
     ResourceDependency,
 )
 
+from lake_assets.dagster_layer.asset_keys import URI_METADATA_KEY, dataset_of
+from lake_assets.dagster_layer.checks import frame_schema, preview
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.scope import step_scope
-from lake_assets.lake import DatasetId, GrosRef, Lake, LakeError, TagKind, codec, lineage
+from lake_assets.lake import (
+    DatasetId,
+    GrosRef,
+    Lake,
+    LakeError,
+    NotFound,
+    TagKind,
+    codec,
+    lineage,
+)
 from lake_assets.lake import columns as colspec
 from lake_assets.lake.uri import parse_uri
 
-URI_METADATA_KEY = "gros_uri"
-"""Input metadata naming the `gros://` URI (with its tag) a dataset reads an upstream by."""
 HEAVY_METADATA_KEY = "lake/heavy"
 """Asset metadata: the dataset's runs need a bigger Kubernetes pod."""
-
-
-def dataset_of(key: AssetKey) -> DatasetId:
-    if len(key.path) != 2:
-        raise LakeError(
-            f"asset {key.to_user_string()} is not a lake dataset: its key must be [repo, branch]"
-        )
-    return DatasetId(*key.path)
 
 
 def ref_metadata(ref: GrosRef) -> dict[str, Any]:
@@ -52,7 +53,8 @@ def ref_metadata(ref: GrosRef) -> dict[str, Any]:
 
 
 class LakeIOManager(ConfigurableIOManager):
-    """Stores each daily partition at `asset/{repo}/{branch}/data/{DATE}.csv.gz`.
+    """Stores each daily partition at `asset/{repo}/{branch}/data/{DATE}.csv.gz`, the dataset
+    named by the asset's `gros_uri` metadata.
 
     An output is a DataFrame for one partition, or a `{date: DataFrame}` dict for a partition
     range (a multi-run backfill batch). Inputs load one DataFrame per partition, a dict for
@@ -66,7 +68,7 @@ class LakeIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: pd.DataFrame | Mapping[str, Any]) -> None:
         if obj is None:
             return
-        dataset = dataset_of(context.asset_key)
+        dataset = dataset_of(context.asset_key, context.definition_metadata)
         if not context.has_asset_partitions:
             raise LakeError(f"{dataset} is not partitioned: every lake dataset is daily")
         dates = list(context.asset_partition_keys)
@@ -84,27 +86,50 @@ class LakeIOManager(ConfigurableIOManager):
                 date,
                 upstreams=ups,
                 producer=_producer(context),
+                overwrite=True,  # a rematerialization replaces the partition by design
                 columns=colspec.describe(df),
             )
             published.append((ref, ups))
             if len(frames) > 1:
                 step.add_asset_metadata(
-                    _version_metadata(ref, ups), asset_key=context.asset_key, partition_key=date
+                    _version_metadata(ref, ups, df, context.definition_metadata),
+                    asset_key=context.asset_key,
+                    partition_key=date,
                 )
         lineage.forget(scope)
         if len(published) == 1:
             ref, ups = published[0]
-            context.add_output_metadata(_version_metadata(ref, ups))
+            context.add_output_metadata(
+                _version_metadata(ref, ups, frames[dates[0]], context.definition_metadata)
+            )
             step.set_data_version(context.asset_key, DataVersion(ref.sha256 or ""))
         else:
-            context.add_output_metadata({"partitions_published": len(published)})
+            # Text, not a number: it lands on every day's materialization, where a batch size
+            # would plot as if it were a fact about that day.
+            batch = f"{len(published)} partitions, {dates[0]}..{dates[-1]}"
+            context.add_output_metadata({"batch": MetadataValue.text(batch)})
         uris = ", ".join(ref.version_uri for ref, _ in published)
         context.log.info(f"published {uris} to {lake.store.url}")
 
     def load_input(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
-        dataset = dataset_of(context.asset_key)
+        """A missing upstream version fails the step with the lake's one-line message (which
+        dataset, which date, what it has), not a load-input traceback: nothing to retry."""
+        try:
+            return self._load(context)
+        except NotFound as e:
+            raise Failure(
+                description=f"input {context.name!r}: {e}. Nothing was published.",
+                allow_retries=False,
+            ) from None
+
+    def _load(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         declared = (context.definition_metadata or {}).get(URI_METADATA_KEY)
-        uri = parse_uri(declared) if declared else parse_uri(f"gros://{dataset}")
+        if declared:
+            uri = parse_uri(declared)
+        else:
+            upstream = context.upstream_output
+            meta = upstream.definition_metadata if upstream is not None else None
+            uri = parse_uri(f"gros://{dataset_of(context.asset_key, meta)}")
         lake = self._lake()
         scope = step_scope(context.step_context)
         if uri.kind is not TagKind.NONE:
@@ -139,10 +164,21 @@ def _frames_by_date(dataset: DatasetId, dates: list[str], obj: Any) -> dict[str,
     raise LakeError(f"{dataset}: an asset returns a DataFrame, not {type(obj).__name__}")
 
 
-def _version_metadata(ref: GrosRef, upstreams: list[GrosRef]) -> dict[str, Any]:
+def _version_metadata(
+    ref: GrosRef,
+    upstreams: list[GrosRef],
+    df: pd.DataFrame,
+    definition_metadata: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """One published partition's materialization metadata: numbers (`dagster/row_count`,
+    `bytes`) as ints so the UI plots them per day, the columns as written (typed by the frame,
+    described by the declared schema) and its first rows; nothing here reads the whole frame."""
+    declared = (definition_metadata or {}).get("dagster/column_schema")
     return {
         **ref_metadata(ref),
         "upstreams": MetadataValue.json([json.loads(u.to_json()) for u in upstreams]),
+        "dagster/column_schema": MetadataValue.table_schema(frame_schema(df, declared)),
+        "preview": MetadataValue.md(preview(df)),
     }
 
 

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dagster import (
-    AssetKey,
     AssetMaterialization,
     AssetSelection,
     DefaultSensorStatus,
@@ -21,6 +20,7 @@ from dagster import (
     sensor,
 )
 
+from lake_assets.dagster_layer.asset_keys import asset_key
 from lake_assets.dagster_layer.graph import LakeGraph
 from lake_assets.dagster_layer.io_manager import ref_metadata
 from lake_assets.dagster_layer.resources import LakeResource
@@ -117,7 +117,7 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
         "published it, and again when one republishes it with other content.",
         minimum_interval_seconds=sensor_interval(),
         default_status=DefaultSensorStatus.RUNNING,
-        asset_selection=AssetSelection.assets(*[AssetKey([d.repo, d.branch]) for d in targets]),
+        asset_selection=AssetSelection.assets(*[asset_key(d) for d in targets]),
     )
     def lake_upstream_latest(context: SensorEvaluationContext, lake: LakeResource):
         store_lake = lake.get_lake()
@@ -192,7 +192,7 @@ def _request(trigger: Trigger, heavy: bool) -> RunRequest:
     )
     return RunRequest(
         run_key=trigger.run_key,
-        asset_selection=[AssetKey([trigger.downstream.repo, trigger.downstream.branch])],
+        asset_selection=[asset_key(trigger.downstream)],
         partition_key=trigger.date,
         tags={TRIGGER_TAG: why, **(k8s_config_tags(heavy=True) if heavy else {})},
     )
@@ -205,7 +205,7 @@ def _external_events(graph: LakeGraph, changes: list[Change]) -> list[AssetMater
     for change in changes:
         if change.dataset not in graph.external:
             continue
-        key = AssetKey([change.dataset.repo, change.dataset.branch])
+        key = asset_key(change.dataset)
         for date in change.new_dates:
             if not _in_partitions(graph, change.dataset, date):
                 continue

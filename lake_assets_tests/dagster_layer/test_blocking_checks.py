@@ -9,14 +9,15 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 import pytest
-from dagster import AssetKey, materialize
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, materialize
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
 import lake_assets
-from lake_assets.dagster_layer.build import build_assets
+from lake_assets.dagster_layer.build import asset_key, build_assets
 from lake_assets.dagster_layer.context import DatasetContext
 from lake_assets.dagster_layer.declare import dataset
 from lake_assets.lake import DatasetId, Lake
@@ -46,9 +47,16 @@ ASSETS = build_assets([checked], branch="master")
 RANGE = "2013-01-01", "2013-01-03"
 
 
-def publish(date: str, n: list[int], shift: int = 0, drop: list[bool] | None = None) -> None:
+def publish(
+    date: str,
+    n: list[int],
+    shift: int = 0,
+    drop: list[bool] | None = None,
+    *,
+    overwrite: bool = False,
+) -> None:
     frame = pd.DataFrame({"n": n, "shift": shift, "drop": drop or [False] * len(n)})
-    lake_assets.publish(frame, SOURCE.repo, SOURCE.branch, date, upstreams=[])
+    lake_assets.publish(frame, SOURCE.repo, SOURCE.branch, date, upstreams=[], overwrite=overwrite)
 
 
 def run(resources: dict[str, Any], **kw: Any):
@@ -56,7 +64,7 @@ def run(resources: dict[str, Any], **kw: Any):
         ASSETS,
         resources=resources,
         raise_on_error=False,
-        selection=[AssetKey(["checked", "master"])],
+        selection=[AssetKey(["master", "checked"])],
         **kw,
     )
 
@@ -67,6 +75,24 @@ def check_evaluations(result) -> dict[str, Any]:
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
+
+
+def evaluations(result, check: str) -> dict[str, Any]:
+    """One check's evaluations in a run by the partition each names, in the order emitted."""
+    found: dict[str, Any] = {}
+    for e in result.all_events:
+        if e.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        data = e.asset_check_evaluation_data
+        if data.check_name == check:
+            assert data.partition not in found, f"{check}: two evaluations of {data.partition}"
+            found[data.partition] = data
+    return found
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    """The run tags a multi-run backfill puts on each batch."""
+    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
 
 
 def failure_message(result) -> str:
@@ -92,6 +118,7 @@ def test_a_failing_check_publishes_nothing(resources: dict[str, Any], lake: Lake
     assert "2 of 3 rows break NonNegative" in failure_message(result)
     schema = check_evaluations(result)["schema"]
     assert not schema.passed and schema.blocking
+    assert schema.partition == "2013-01-02"
     assert schema.metadata["failing_row_count"].value == 2
     assert "| n |" in schema.metadata["failing_rows_sample"].value
     assert "| -1 |" in schema.metadata["failing_rows_sample"].value
@@ -113,7 +140,7 @@ def test_a_failing_republication_leaves_the_old_version(
     assert run(resources, partition_key="2013-01-01").success
     data = lake.store.get(OUT.data_key("2013-01-01"))
     record = lake.store.get(OUT.record_key("2013-01-01"))
-    publish("2013-01-01", [5], shift=-10)
+    publish("2013-01-01", [5], shift=-10, overwrite=True)
     assert not run(resources, partition_key="2013-01-01").success
     assert lake.store.get(OUT.data_key("2013-01-01")) == data
     assert lake.store.get(OUT.record_key("2013-01-01")) == record
@@ -122,16 +149,32 @@ def test_a_failing_republication_leaves_the_old_version(
 
 def test_a_range_with_one_bad_day_publishes_no_day(resources: dict[str, Any], lake: Lake) -> None:
     publish("2013-01-01", [1])
-    publish("2013-01-02", [1], shift=-5)
+    publish("2013-01-02", [1, 2, 9], shift=-5)
     publish("2013-01-03", [1])
-    tags = dict(
-        zip([ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG], RANGE, strict=True)
-    )
-    result = run(resources, tags=tags)
+    instance = DagsterInstance.ephemeral()
+    result = run(resources, tags=range_tags(*RANGE), instance=instance)
     assert not result.success
-    schema = check_evaluations(result)["schema"]
-    assert schema.metadata["failing_partitions"].value == ["2013-01-02"]
-    assert schema.metadata["partitions_checked"].value == 3
+    assert "partition 2013-01-02: check 'schema' failed" in failure_message(result)
+    days = ["2013-01-01", "2013-01-02", "2013-01-03"]
+    schema = evaluations(result, "schema")
+    assert list(schema) == days
+    assert [e.passed for e in schema.values()] == [True, False, True]
+    bad = schema["2013-01-02"]
+    assert bad.blocking and bad.metadata["rows_checked"].value == 3
+    assert bad.metadata["failing_row_count"].value == 2
+    assert "| -4 |" in bad.metadata["failing_rows_sample"].value
+    assert "| 4 |" not in bad.metadata["failing_rows_sample"].value
+    assert "nothing was published: 2013-01-02 failed" in (schema["2013-01-01"].description or "")
+    assert list(evaluations(result, "quarantine_budget")) == days
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(asset_key(OUT), "schema"), limit=10
+    )
+    assert {r.partition: r.status for r in history} == {
+        "2013-01-01": AssetCheckExecutionRecordStatus.SUCCEEDED,
+        "2013-01-02": AssetCheckExecutionRecordStatus.FAILED,
+        "2013-01-03": AssetCheckExecutionRecordStatus.SUCCEEDED,
+    }
+    assert not result.get_asset_materialization_events()
     assert lake.dates(OUT) == []
     assert lake.store.head(OUT.latest_key) is None
 
@@ -203,7 +246,7 @@ def test_a_branch_with_a_slash_materializes(
         assets,
         resources=lake_resources(lake_env),
         partition_key="2013-01-01",
-        selection=[AssetKey(["checked", "feature/x"])],
+        selection=[AssetKey(["feature.x", "checked"])],
     )
     assert result.success
     assert lake.dates(DatasetId("checked", "feature/x")) == ["2013-01-01"]

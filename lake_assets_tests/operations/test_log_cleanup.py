@@ -99,7 +99,7 @@ def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: Dags
     size_before = _event_log_bytes(instance)
     assert all(_compute_log_dir(instance, run_id).exists() for run_id in history.asset_runs)
 
-    daily = before["team_repo/main"]
+    daily = before["main/team_repo"]
     # The scenario shows every kind of partition panel and status the plans decide.
     assert daily["partition_panels"][FAILING_PARTITION][0] == "failed since materialization"
     assert daily["partition_panels"][STUCK_PARTITIONS[1]][0] == "run has started"
@@ -149,8 +149,8 @@ def test_capture_notices_a_needed_plan_removed(single_table_instance: DagsterIns
     after = capture(instance, PARTITIONS_DEFS)
 
     _delete_plan(instance, history.asset_runs[6])
-    retried = capture(instance, PARTITIONS_DEFS)["team_repo/main"]["partition_panels"]
-    assert after["team_repo/main"]["partition_panels"][RETRIED_PARTITION] is None
+    retried = capture(instance, PARTITIONS_DEFS)["main/team_repo"]["partition_panels"]
+    assert after["main/team_repo"]["partition_panels"][RETRIED_PARTITION] is None
     assert retried[RETRIED_PARTITION] == (
         "failed since materialization",
         history.failed_runs[1],
@@ -158,7 +158,7 @@ def test_capture_notices_a_needed_plan_removed(single_table_instance: DagsterIns
     )
 
     _delete_plan(instance, history.asset_runs[7])
-    stuck = capture(instance, PARTITIONS_DEFS)["team_repo/main"]["partition_panels"]
+    stuck = capture(instance, PARTITIONS_DEFS)["main/team_repo"]["partition_panels"]
     assert stuck[STUCK_PARTITIONS[0]] == ("run has started", history.unfinished_runs[0], "STARTED")
 
     _delete_plan(instance, history.asset_runs[4])

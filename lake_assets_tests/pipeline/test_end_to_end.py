@@ -70,7 +70,7 @@ def test_every_object_of_the_spec(materialized, lake: Lake) -> None:
                 if up.date == REF_DAY:
                     assert repo in {r for r, _ in audits}
             producer = record.producer
-            assert producer["asset_key"] == [repo, "master"]
+            assert producer["asset_key"] == ["master", repo]
             assert producer["function"].startswith("lake_assets.pipeline.")
             assert producer["function"].endswith("." + repo)
             assert producer["code_version"] and producer["run_id"] in {first.run_id, rest.run_id}
@@ -83,14 +83,14 @@ def test_every_object_of_the_spec(materialized, lake: Lake) -> None:
 def test_materializations_show_the_lineage(materialized) -> None:
     _, first, rest = materialized
     by_key = {
-        e.asset_key.path[0]: e.materialization.metadata
+        e.asset_key.path[-1]: e.materialization.metadata
         for e in first.get_asset_materialization_events()
     }
     ups = by_key["flights_silver"]["upstreams"].value
     assert {(u["repo"], u["date"]) for u in ups} == expected_upstreams(DAYS[0])["flights_silver"]
     assert by_key["flights_silver"]["gros_uri"].value == f"gros://flights_silver/master:{DAYS[0]}"
     partitions = {
-        (e.asset_key.path[0], e.partition) for e in rest.get_asset_materialization_events()
+        (e.asset_key.path[-1], e.partition) for e in rest.get_asset_materialization_events()
     }
     assert ("carrier_ontime_daily", DAYS[1]) in partitions
     assert ("carrier_ontime_daily", DAYS[2]) in partitions

@@ -73,7 +73,7 @@ def test_a_boto3_publish_runs_bronze_silver_and_gold_by_itself(
         runs = _finished_runs(url)
     for repo in EXPECTED:
         record = lake.record(DatasetId(repo, "master"), DAY)
-        assert record is not None and record.producer["asset_key"] == [repo, "master"]
+        assert record is not None and record.producer["asset_key"] == ["master", repo]
     bronze = lake.record(DatasetId("flights_bronze", "master"), DAY)
     assert bronze is not None
     flights_obj = (
@@ -105,7 +105,7 @@ def _graphql(url: str, query: str) -> dict:
 def _wait_for_first_sensor_tick(url: str) -> None:
     """The sensor's first tick learns the pointers as they are; the publish must come after."""
     query = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__",
-        repositoryLocationName: "lake_assets"}) { ... on Sensors { results { name
+        repositoryLocationName: "lake_assets.definitions"}) { ... on Sensors { results { name
         sensorState { status ticks(limit: 1) { status } } } } } }"""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

@@ -24,23 +24,23 @@ WEATHER = DatasetId("weather", "master")
 FLIGHTS = DatasetId("flights", "master")
 AIRLINES = DatasetId("airlines", "master")
 
-weather = AssetSpec(key=["weather", "master"], partitions_def=DAILY)
-airlines = AssetSpec(key=["airlines", "master"], partitions_def=DAILY)
+weather = AssetSpec(key=["master", "weather"], partitions_def=DAILY)
+airlines = AssetSpec(key=["master", "airlines"], partitions_def=DAILY)
 
 
-@asset(key=["flights", "master"], partitions_def=DAILY)
+@asset(key=["master", "flights"], partitions_def=DAILY)
 def flights() -> pd.DataFrame:
     return pd.DataFrame({"n": [1]})
 
 
 @asset(
-    key=["joined", "master"],
+    key=["master", "joined"],
     partitions_def=DAILY,
     metadata={"lake/heavy": True},
     ins={
-        "f": AssetIn(key=["flights", "master"], metadata={"gros_uri": "gros://flights"}),
-        "w": AssetIn(key=["weather", "master"], metadata={"gros_uri": "gros://weather"}),
-        "a": AssetIn(key=["airlines", "master"], metadata={"gros_uri": "gros://airlines:latest"}),
+        "f": AssetIn(key=["master", "flights"], metadata={"gros_uri": "gros://flights"}),
+        "w": AssetIn(key=["master", "weather"], metadata={"gros_uri": "gros://weather"}),
+        "a": AssetIn(key=["master", "airlines"], metadata={"gros_uri": "gros://airlines:latest"}),
     },
 )
 def joined(f: pd.DataFrame, w: pd.DataFrame, a: pd.DataFrame) -> pd.DataFrame:
@@ -48,9 +48,9 @@ def joined(f: pd.DataFrame, w: pd.DataFrame, a: pd.DataFrame) -> pd.DataFrame:
 
 
 @asset(
-    key=["by_airline", "master"],
+    key=["master", "by_airline"],
     partitions_def=DAILY,
-    ins={"a": AssetIn(key=["airlines", "master"], metadata={"gros_uri": "gros://airlines"})},
+    ins={"a": AssetIn(key=["master", "airlines"], metadata={"gros_uri": "gros://airlines"})},
 )
 def by_airline(a: pd.DataFrame) -> pd.DataFrame:
     return a
@@ -80,8 +80,10 @@ class Ticker:
         return result
 
 
-def publish(lake: Lake, ds: DatasetId, date: str, value: int = 1) -> None:
-    lake.publish(pd.DataFrame({"v": [value]}), ds, date, upstreams=[])
+def publish(
+    lake: Lake, ds: DatasetId, date: str, value: int = 1, *, overwrite: bool = False
+) -> None:
+    lake.publish(pd.DataFrame({"v": [value]}), ds, date, upstreams=[], overwrite=overwrite)
 
 
 def requested(result: SensorResult) -> list[tuple[str, str | None]]:
@@ -100,12 +102,12 @@ def test_a_partition_runs_once_every_no_tag_upstream_has_it(lake_url: str, lake:
     publish(lake, AIRLINES, "2013-01-02")
     # `joined` reads airlines with :latest, which never triggers; `by_airline` reads it untagged
     result = t.tick()
-    assert requested(result) == [("by_airline/master", "2013-01-02")]
+    assert requested(result) == [("master/by_airline", "2013-01-02")]
     assert "dagster-k8s/config" not in result.run_requests[0].tags  # not heavy: default size
 
     publish(lake, WEATHER, "2013-01-02")
     result = t.tick()
-    assert requested(result) == [("joined/master", "2013-01-02")]
+    assert requested(result) == [("master/joined", "2013-01-02")]
     [request] = result.run_requests
     sizing = json.loads(request.tags["dagster-k8s/config"])  # joined is declared heavy
     assert sizing["container_config"]["resources"]["requests"]["memory"] == "8Gi"
@@ -124,11 +126,11 @@ def test_a_republish_with_other_content_runs_again_and_same_content_has_the_same
     publish(lake, WEATHER, "2013-01-02")
     first = t.tick().run_requests[0]
 
-    publish(lake, WEATHER, "2013-01-02", value=2)
+    publish(lake, WEATHER, "2013-01-02", value=2, overwrite=True)
     second = t.tick().run_requests[0]
     assert second.partition_key == "2013-01-02" and second.run_key != first.run_key
 
-    publish(lake, WEATHER, "2013-01-02", value=1)  # back to the content of the first run
+    publish(lake, WEATHER, "2013-01-02", value=1, overwrite=True)  # the first run's content
     third = t.tick().run_requests[0]
     assert third.run_key == first.run_key  # so Dagster will not run it twice
 
@@ -137,14 +139,14 @@ def test_several_dates_published_between_ticks_all_run(lake_url: str, lake: Lake
     t = Ticker(lake_url)
     publish(lake, FLIGHTS, "2013-01-01")
     publish(lake, WEATHER, "2013-01-01")
-    assert requested(t.tick()) == [("joined/master", "2013-01-01")]
+    assert requested(t.tick()) == [("master/joined", "2013-01-01")]
     for day in ("2013-01-02", "2013-01-03", "2013-01-04"):
         publish(lake, WEATHER, day)
         publish(lake, FLIGHTS, day)
     assert requested(t.tick()) == [
-        ("joined/master", "2013-01-02"),
-        ("joined/master", "2013-01-03"),
-        ("joined/master", "2013-01-04"),
+        ("master/joined", "2013-01-02"),
+        ("master/joined", "2013-01-03"),
+        ("master/joined", "2013-01-04"),
     ]
 
 
@@ -153,7 +155,7 @@ def test_external_upstreams_are_reported_as_materializations(lake_url: str, lake
     publish(lake, WEATHER, "2013-01-05")
     result = t.tick()
     events = [(e.asset_key.path, e.partition) for e in result.asset_events]
-    assert events == [(["weather", "master"], "2013-01-05")]
+    assert events == [(["master", "weather"], "2013-01-05")]
     meta = result.asset_events[0].metadata
     assert meta["gros_uri"].value == "gros://weather/master:2013-01-05"
     assert len(meta["sha256"].value) == 64
@@ -180,7 +182,7 @@ def test_a_malformed_latest_is_skipped_and_the_others_still_trigger(
     publish(lake, WEATHER, "2013-01-02")
     lake.store.put(AIRLINES.latest_key, b"{not json")
     result = t.tick()
-    assert requested(result) == [("joined/master", "2013-01-02")]
+    assert requested(result) == [("master/joined", "2013-01-02")]
     warning = capsys.readouterr().err
     assert "WARNING - skipped asset/airlines/master/metadata/latest" in warning
     assert "is not a valid GrosRef" in warning
@@ -195,7 +197,7 @@ def test_a_malformed_latest_is_skipped_and_the_others_still_trigger(
         capsys.readouterr().err
     )
     publish(lake, AIRLINES, "2013-01-04")
-    assert requested(t.tick()) == [("by_airline/master", "2013-01-04")]
+    assert requested(t.tick()) == [("master/by_airline", "2013-01-04")]
 
 
 def test_an_unreachable_s3_endpoint_fails_the_tick_and_loses_no_trigger(
@@ -215,7 +217,7 @@ def test_an_unreachable_s3_endpoint_fails_the_tick_and_loses_no_trigger(
         ):
             t.tick()
     assert t.cursor == before
-    assert requested(t.tick()) == [("joined/master", "2013-01-02")]
+    assert requested(t.tick()) == [("master/joined", "2013-01-02")]
 
 
 def test_a_burst_is_spread_over_ticks_and_nothing_is_lost(
@@ -229,9 +231,9 @@ def test_a_burst_is_spread_over_ticks_and_nothing_is_lost(
         publish(lake, ds, "2013-01-02")
     ticks = [t.tick() for _ in range(4)]
     assert [requested(r) for r in ticks] == [
-        [("by_airline/master", "2013-01-02")],  # airlines: the first change, in name order
-        [("joined/master", "2013-01-02")],  # flights: weather already has the day
-        [("joined/master", "2013-01-02")],  # weather: the same versions...
+        [("master/by_airline", "2013-01-02")],  # airlines: the first change, in name order
+        [("master/joined", "2013-01-02")],  # flights: weather already has the day
+        [("master/joined", "2013-01-02")],  # weather: the same versions...
         [],
     ]
     assert ticks[1].run_requests[0].run_key == ticks[2].run_requests[0].run_key  # ...one run

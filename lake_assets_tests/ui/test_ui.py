@@ -1,11 +1,15 @@
-"""The Dagster UI in headless Chromium (Debian's, never downloaded): the asset graph shows
-the bronze, silver and gold groups and the external sources with their edges, and a silver
-partition materialized from the partition dialog lands in the embedded default lake."""
+"""The Dagster UI in headless Chromium (Debian's, never downloaded), asserted on what a person
+sees: the global lineage labels every node with its dataset's name, all distinct; the bronze,
+silver and gold groups and the external sources with their edges; 365 partitions of 2013 per
+asset; a silver partition materialized from the partition dialog lands in the embedded default
+lake, shows as materialized, and its check evaluations name their partition. Screenshots are
+kept in test-artifacts/."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -28,7 +32,26 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DAY = "2013-01-02"
+NODES = (
+    "nyc_flights",
+    "nyc_weather",
+    "airlines",
+    "airports",
+    "flights_bronze",
+    "weather_bronze",
+    "flights_silver",
+    "weather_silver",
+    "silver_quarantine",
+    "carrier_ontime_daily",
+    "origin_weather_delay_daily",
+)
 pytestmark = pytest.mark.browser
+
+
+def shows(label: str, name: str) -> bool:
+    """Whether a node label is `name`, whole or cut in the middle with an ellipsis."""
+    head, cut, tail = label.partition("…")
+    return label == name or bool(cut and name.startswith(head) and name.endswith(tail))
 
 
 def sync_playwright() -> Any:
@@ -128,10 +151,19 @@ def test_asset_graph_and_materialize_a_silver_partition(webserver: tuple[str, Pa
         page.get_by_text("Global asset lineage").wait_for()
         graph = page.locator("svg").filter(has=page.locator("path")).first
         graph.wait_for()
-        for group in ("bronze", "silver", "gold", "sources"):
-            page.get_by_text(group, exact=True).first.wait_for()
+        for group in ("sources", "bronze", "silver", "gold"):
+            page.locator("foreignObject").filter(has_text=group).first.dblclick()  # expand
+        page.get_by_text("flights_silver", exact=True).wait_for()
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "ui_asset_graph.png"))
+        labels = [
+            text.strip()
+            for text in page.locator("foreignObject").all_text_contents()
+            if text.strip() and text.strip() not in ("bronze", "silver", "gold", "sources")
+        ]
+        assert len(labels) == len(set(labels)) == len(NODES), labels
+        for repo in NODES:  # the graph cuts a long name in the middle: carrier_ont…_daily
+            assert any(shows(label, repo) for label in labels), (repo, labels)
         nodes = graphql(
             page,
             url,
@@ -142,39 +174,61 @@ def test_asset_graph_and_materialize_a_silver_partition(webserver: tuple[str, Pa
         assert {n["groupName"] for n in nodes} == {"bronze", "silver", "gold", "sources"}
         sources = {k for k, n in by_key.items() if n["groupName"] == "sources"}
         assert sources == {
-            "nyc_flights/master",
-            "nyc_weather/master",
-            "airlines/master",
-            "airports/master",
+            "master/nyc_flights",
+            "master/nyc_weather",
+            "master/airlines",
+            "master/airports",
         }
         assert not any(by_key[k]["isMaterializable"] for k in sources)
 
         def deps(key: str) -> set[str]:
             return {"/".join(d["path"]) for d in by_key[key]["dependencyKeys"]}
 
-        assert deps("flights_bronze/master") == {"nyc_flights/master"}
-        assert deps("flights_silver/master") == {
-            "flights_bronze/master",
-            "airlines/master",
-            "airports/master",
+        assert deps("master/flights_bronze") == {"master/nyc_flights"}
+        assert deps("master/flights_silver") == {
+            "master/flights_bronze",
+            "master/airlines",
+            "master/airports",
         }
-        assert deps("origin_weather_delay_daily/master") == {
-            "flights_silver/master",
-            "weather_silver/master",
+        assert deps("master/origin_weather_delay_daily") == {
+            "master/flights_silver",
+            "master/weather_silver",
         }
 
-        materialize_partition(page, url, "weather_bronze/master", "ui_launch_bronze.png")
+        materialize_partition(page, url, "master/weather_bronze", "ui_launch_bronze.png")
         wait_for_runs(page, url, 1)
-        materialize_partition(page, url, "weather_silver/master", "ui_launch_silver.png")
+        materialize_partition(page, url, "master/weather_silver", "ui_launch_silver.png")
         runs = wait_for_runs(page, url, 2)
         assert [r["status"] for r in runs] == ["SUCCESS", "SUCCESS"], runs
         for run in runs:
             tags = {t["key"]: t["value"] for t in run["tags"]}
             assert tags.get("dagster/partition") == DAY
 
-        page.goto(f"{url}/assets/weather_silver/master?view=partitions", wait_until="networkidle")
-        page.wait_for_timeout(1500)
+        page.goto(f"{url}/assets/master/weather_silver?view=partitions", wait_until="networkidle")
+        page.get_by_text("365 Partitions Selected").wait_for()  # 2013, not 2013 to today
+        materialized = page.get_by_text(re.compile(r"^Materialized \((\d+)\)$"))
+        materialized.wait_for()
+        assert int(materialized.inner_text().split("(")[1].rstrip(")")) >= 1
         page.screenshot(path=str(ARTIFACTS / "ui_silver_partitions.png"))
+        page.goto(
+            f"{url}/assets/master/weather_silver?view=partitions&partition={DAY}",
+            wait_until="networkidle",
+        )
+        page.get_by_text(f"gros://weather_silver/master:{DAY}").first.wait_for()  # its metadata
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "ui_silver_partition_day.png"))
+
+        page.get_by_text("Materialized", exact=True).first.wait_for()  # the day's badge
+        page.goto(f"{url}/assets/master/weather_silver?view=checks", wait_until="networkidle")
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "ui_silver_checks_list.png"))
+        page.get_by_text("quarantine_budget", exact=True).first.click()
+        page.get_by_text("Execution history", exact=True).click()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "ui_silver_checks.png"))
+        page.get_by_text(DAY, exact=True).first.wait_for()  # the evaluation's partition
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "ui_silver_checks.png"))
         browser.close()
     data = lake_dir / "asset" / "weather_silver" / "master" / "data" / f"{DAY}.csv.gz"
     assert data.is_file(), f"{data} was not written"
