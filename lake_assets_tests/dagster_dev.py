@@ -1,4 +1,5 @@
-"""`dagster dev` (web server + daemon) as a real subprocess for end-to-end tests.
+"""`dagster dev` (web server + daemon) as a real subprocess for end-to-end tests, started
+directly or through `./dev up` exactly as the README starts it.
 
 It runs in its own process group (a non-interactive `dagster dev` ignores SIGINT/SIGTERM) and
 is killed by group when the test ends; its log is kept in test-artifacts/."""
@@ -38,11 +39,27 @@ def dagster_home(tmp_path: Path) -> Path:
 @contextlib.contextmanager
 def dagster_dev(env: dict[str, str], tmp_path: Path, name: str) -> Iterator[str]:
     """Start `dagster dev` with `env`, wait until the web server answers, yield its URL."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = tmp_path / f"{name}.log"
     port = free_port()
     dagster = str(Path(sys.executable).with_name("dagster"))
     command = [dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with _serving(command, env, port, tmp_path / f"{name}.log") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def dev_up(env: dict[str, str], tmp_path: Path, name: str) -> Iterator[str]:
+    """`./dev up` itself (setup, seed, `dagster dev`), on the port it reads from `PORT`: the
+    deployment the README describes, wherever `env` points DAGSTER_HOME and the lake."""
+    port = free_port()
+    with _serving(
+        ["./dev", "up"], {**env, "PORT": str(port)}, port, tmp_path / f"{name}.log"
+    ) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(command: list[str], env: dict[str, str], port: int, log_path: Path) -> Iterator[str]:
+    ARTIFACTS.mkdir(exist_ok=True)
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             command,
@@ -61,10 +78,10 @@ def dagster_dev(env: dict[str, str], tmp_path: Path, name: str) -> Iterator[str]
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail("dagster dev did not start:\n" + log_path.read_text()[-3000:])
+                        pytest.fail(f"{command} did not start:\n" + log_path.read_text()[-3000:])
                     time.sleep(1)
             yield url
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
-            shutil.copy(log_path, ARTIFACTS / f"{name}.log")
+            shutil.copy(log_path, ARTIFACTS / log_path.name)
