@@ -46,9 +46,7 @@ class GrosFileSystem(AbstractFileSystem):
         try:
             data, ref = self.lake.fetch_uri(self._uri(path))
         except NotFound as e:
-            # A FileNotFoundError, as fsspec users expect, raised from here: the lake's own
-            # frames say nothing to someone who misspelled a name or a date.
-            raise e.with_traceback(None) from None
+            raise _not_found(e) from None
         text = codec.decompressing_reader(io.BytesIO(data))
         from lake_assets.lake import lineage
 
@@ -59,9 +57,16 @@ class GrosFileSystem(AbstractFileSystem):
         try:
             ref = self.lake.resolve(self._uri(path))
         except NotFound as e:
-            raise e.with_traceback(None) from None
+            raise _not_found(e) from None
         return {"name": self._strip_protocol(path), "size": ref.bytes, "type": "file", "ref": ref}
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         entry = self.info(path)
         return [entry] if detail else [entry["name"]]
+
+
+def _not_found(e: NotFound) -> FileNotFoundError:
+    """A plain FileNotFoundError, as fsspec users expect, raised from here with the lake's
+    message: the lake's own frames and classes say nothing to someone who misspelled a name
+    or a date (the Python API raises UnknownDataset or MissingDate)."""
+    return FileNotFoundError(str(e))

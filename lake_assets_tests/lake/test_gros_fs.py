@@ -63,7 +63,9 @@ def test_read_csv_in_a_fresh_process(lake_env: str, lake: Lake, s3_endpoint: str
     assert errors[0][0] == "InvalidUri" and "tag 'foo'" in errors[0][1]
     assert errors[1][0] == "InvalidUri" and "invalid repo '..'" in errors[1][1]
     assert errors[2][0] == "InvalidUri" and "2013-02-30" in errors[2][1]
-    assert errors[3][0] == "MissingDate" and "2024-01-03, 2024-01-02, 2024-01-01" in errors[3][1]
+    assert (
+        errors[3][0] == "FileNotFoundError" and "2024-01-03, 2024-01-02, 2024-01-01" in errors[3][1]
+    )
     # gros:// reads are lineage: every version the process read is an upstream (spec §5)
     assert sorted(got["upstreams"]) == [
         ["flights", "master", "2024-01-01"],
@@ -82,7 +84,7 @@ def test_gros_is_read_only(lake_env: str) -> None:
 
 def test_a_misspelled_dataset_is_one_file_not_found_line(lake_env: str, lake: Lake) -> None:
     """What a notebook user sees: pandas' own frames, then gros:// saying what is missing and
-    what is there, as a FileNotFoundError; no lake internals, no chained exceptions."""
+    what is there, as a plain FileNotFoundError; no lake internals, no chained exceptions."""
     lake.publish(pd.DataFrame({"n": [1]}), DatasetId("nyc_flights", "master"), "2013-01-01")
     caught = run_python(
         "import pandas as pd\n"
@@ -91,11 +93,11 @@ def test_a_misspelled_dataset_is_one_file_not_found_line(lake_env: str, lake: La
         "except FileNotFoundError as e:\n"
         "    print(type(e).__name__, e.__cause__, e.__suppress_context__)\n"
     )
-    assert caught.stdout.split() == ["UnknownDataset", "None", "True"], caught.stderr
+    assert caught.stdout.split() == ["FileNotFoundError", "None", "True"], caught.stderr
     out = run_python("import pandas as pd; pd.read_csv('gros://nyc_flight')")
     assert out.returncode == 1
     expected = (
-        f"lake_assets.lake.errors.UnknownDataset: dataset nyc_flight/master does not exist in "
+        f"FileNotFoundError: dataset nyc_flight/master does not exist in "
         f"{lake.store.url}; did you mean nyc_flights?"
     )
     assert out.stderr.rstrip().splitlines()[-1] == expected
@@ -103,6 +105,6 @@ def test_a_misspelled_dataset_is_one_file_not_found_line(lake_env: str, lake: La
     assert "lake_assets/lake/lake.py" not in out.stderr
     missing = run_python("import pandas as pd; pd.read_csv('gros://nyc_flights:2013-02-01')")
     assert missing.stderr.rstrip().splitlines()[-1] == (
-        "lake_assets.lake.errors.MissingDate: nyc_flights/master has no data for 2013-02-01; "
+        "FileNotFoundError: nyc_flights/master has no data for 2013-02-01; "
         "nyc_flights/master has 1 date, the newest: 2013-01-01"
     )
