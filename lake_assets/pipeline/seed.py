@@ -23,7 +23,7 @@ from lake_assets.lake.store import lake_url
 from lake_assets.pipeline import nycflights, sources
 
 FIRST_DAY = nycflights.FIRST_DAY
-LAST_DAY = "2013-12-31"
+LAST_DAY = (dt.date.fromisoformat(nycflights.END_DAY) - dt.timedelta(days=1)).isoformat()
 IF_EMPTY_DAYS = 3
 
 
