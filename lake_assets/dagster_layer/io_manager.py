@@ -36,6 +36,10 @@ from lake_assets.lake.uri import parse_uri
 HEAVY_METADATA_KEY = "lake/heavy"
 """Asset metadata: the dataset's runs need a bigger Kubernetes pod."""
 
+INPUT_VERSIONS_KEY = "input_versions"
+"""Materialization metadata: the version token of each upstream read with no tag, by
+dataset. The sensor requests a partition again only when one of them differs."""
+
 
 def ref_metadata(ref: GrosRef) -> dict[str, Any]:
     """What a materialization (or observation) of one version shows in the UI."""
@@ -77,9 +81,10 @@ class LakeIOManager(ConfigurableIOManager):
         scope = step_scope(step)
         reads = lineage.reads(scope)
         lake = self._lake()
-        published: list[tuple[GrosRef, list[GrosRef]]] = []
+        published: list[tuple[GrosRef, list[GrosRef], dict[str, str]]] = []
         for date, df in frames.items():
             ups = lineage.upstreams_for(date, reads, aligned=len(frames) > 1)
+            inputs = lineage.input_versions(date, reads)
             ref = lake.publish_encoded(
                 codec.encode(df),
                 dataset,
@@ -89,18 +94,18 @@ class LakeIOManager(ConfigurableIOManager):
                 overwrite=True,  # a rematerialization replaces the partition by design
                 columns=colspec.describe(df),
             )
-            published.append((ref, ups))
+            published.append((ref, ups, inputs))
             if len(frames) > 1:
                 step.add_asset_metadata(
-                    _version_metadata(ref, ups, df, context.definition_metadata),
+                    _version_metadata(ref, ups, inputs, df, context.definition_metadata),
                     asset_key=context.asset_key,
                     partition_key=date,
                 )
         lineage.forget(scope)
         if len(published) == 1:
-            ref, ups = published[0]
+            ref, ups, inputs = published[0]
             context.add_output_metadata(
-                _version_metadata(ref, ups, frames[dates[0]], context.definition_metadata)
+                _version_metadata(ref, ups, inputs, frames[dates[0]], context.definition_metadata)
             )
             step.set_data_version(context.asset_key, DataVersion(ref.sha256 or ""))
         else:
@@ -108,7 +113,7 @@ class LakeIOManager(ConfigurableIOManager):
             # would plot as if it were a fact about that day.
             batch = f"{len(published)} partitions, {dates[0]}..{dates[-1]}"
             context.add_output_metadata({"batch": MetadataValue.text(batch)})
-        uris = ", ".join(ref.version_uri for ref, _ in published)
+        uris = ", ".join(ref.version_uri for ref, _, _ in published)
         context.log.info(f"published {uris} to {lake.store.url}")
 
     def load_input(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
@@ -167,6 +172,7 @@ def _frames_by_date(dataset: DatasetId, dates: list[str], obj: Any) -> dict[str,
 def _version_metadata(
     ref: GrosRef,
     upstreams: list[GrosRef],
+    inputs: dict[str, str],
     df: pd.DataFrame,
     definition_metadata: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
@@ -177,6 +183,7 @@ def _version_metadata(
     return {
         **ref_metadata(ref),
         "upstreams": MetadataValue.json([json.loads(u.to_json()) for u in upstreams]),
+        INPUT_VERSIONS_KEY: MetadataValue.json(inputs),
         "dagster/column_schema": MetadataValue.table_schema(frame_schema(df, declared)),
         "preview": MetadataValue.md(preview(df)),
     }

@@ -1,5 +1,6 @@
-"""The `latest` sensor: a dataset reading `gros://x` with no tag reruns whenever x publishes,
-whoever publishes it (this location, another one, or another team's job writing to S3)."""
+"""The lake sensor: a dataset reading `gros://x` with no tag reruns whenever x writes any of
+its dates with other content, whoever writes it (this location, another one, or another
+team's job writing to S3), in one run per day through everything built below it."""
 
 import hashlib
 import json
@@ -12,6 +13,8 @@ from dagster import (
     AssetMaterialization,
     AssetSelection,
     DefaultSensorStatus,
+    MetadataValue,
+    PartitionsDefinition,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
@@ -19,60 +22,96 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from lake_assets.dagster_layer.asset_keys import asset_key
+from lake_assets.dagster_layer.build import backfill_batch
 from lake_assets.dagster_layer.graph import LakeGraph
-from lake_assets.dagster_layer.io_manager import ref_metadata
 from lake_assets.dagster_layer.resources import LakeResource
+from lake_assets.dagster_layer.run_state import Built, InFlight, materialized_since
 from lake_assets.lake import DatasetId, GrosRef, Lake, TagKind
-from lake_assets.lake.watch import (
-    POLL_WORKERS,
-    Change,
-    Edge,
-    Pointer,
-    Trigger,
-    content_of,
-    poll,
-    triggers,
-    verify,
+from lake_assets.lake.cascade import (
+    GIVE_UP,
+    SINGLE_DAY,
+    Chain,
+    Day,
+    Lookups,
+    due,
+    plan,
+    run_key,
+    runs,
 )
+from lake_assets.lake.sweep import Mark, sweep
+from lake_assets.lake.watch import POLL_WORKERS, Edge, Pointer, poll, verify
 from lake_assets.operations.k8s_tags import k8s_config_tags
 
 SENSOR_NAME = "lake_upstream_latest"
 TRIGGER_TAG = "lake/triggered_by"
-CURSOR_VERSION = 2
+CURSOR_VERSION = 3
 MAX_CHANGES = int(os.environ.get("LAKE_SENSOR_MAX_CHANGES", "500"))
 MAX_REGISTRATIONS = int(os.environ.get("LAKE_SENSOR_MAX_REGISTRATIONS", "2000"))
+SWEEP_PER_TICK = int(os.environ.get("LAKE_SWEEP_PER_TICK", "200"))
 
 
 def sensor_interval() -> int:
     return int(os.environ.get("LAKE_SENSOR_INTERVAL", "30"))
 
 
+def sweep_margin() -> float:
+    """Seconds an object may become visible after newer ones and still be seen (S3 stamps a
+    multipart upload with the time it started)."""
+    return float(os.environ.get("LAKE_SWEEP_MARGIN", "900"))
+
+
 @dataclass
 class Cursor:
-    """What a tick hands the next: each watched pointer as last seen, and how far the
-    downstream registrations of the current declarations (by fingerprint) have got."""
+    """What a tick hands the next: each watched pointer as last seen, the sweep's marks and
+    position, the last materialization event read, partitions to look at again, and how far
+    the downstream registrations of the current declarations (by fingerprint) have got."""
 
     pointers: dict[DatasetId, Pointer] = field(default_factory=dict)
     fingerprint: str | None = None
     registered: int = 0
+    marks: dict[DatasetId, Mark] = field(default_factory=dict)
+    swept: int = 0
+    events: int | None = None
+    pending: dict[tuple[DatasetId, str], int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, raw: str | None) -> "Cursor":
         data = json.loads(raw) if raw else {}
         if data.get("v") != CURSOR_VERSION:
             return cls()
-        pointers = {}
-        for name, value in data.get("p", {}).items():
-            repo, _, branch = name.partition("/")
-            pointers[DatasetId(repo, branch)] = Pointer.from_list(value)
-        return cls(pointers, data.get("f"), int(data.get("r", 0)))
+        return cls(
+            pointers={_ds(n): Pointer.from_list(v) for n, v in data.get("p", {}).items()},
+            fingerprint=data.get("f"),
+            registered=int(data.get("r", 0)),
+            marks={_ds(n): Mark.from_list(v) for n, v in data.get("s", {}).items()},
+            swept=int(data.get("sp", 0)),
+            events=data.get("e"),
+            pending={(_ds(n), d): int(a) for n, d, a in data.get("q", [])},
+        )
 
     def dump(self) -> str:
-        body = {str(ds): p.to_list() for ds, p in sorted(self.pointers.items())}
-        raw = {"v": CURSOR_VERSION, "p": body, "f": self.fingerprint, "r": self.registered}
+        raw = {
+            "v": CURSOR_VERSION,
+            "p": {str(ds): p.to_list() for ds, p in sorted(self.pointers.items())},
+            "f": self.fingerprint,
+            "r": self.registered,
+            "s": {str(ds): m.to_list() for ds, m in sorted(self.marks.items())},
+            "sp": self.swept,
+            "e": self.events,
+            "q": sorted([str(ds), d, a] for (ds, d), a in self.pending.items()),
+        }
         return json.dumps(raw, separators=(",", ":"))
+
+
+def _ds(name: str) -> DatasetId:
+    repo, _, branch = name.partition("/")
+    return DatasetId(repo, branch)
 
 
 def register_downstreams(lake: Lake, graph: LakeGraph, edges: Sequence[Edge]) -> None:
@@ -104,25 +143,33 @@ def build_upstream_sensor(assets: Iterable[object]) -> SensorDefinition:
 
 
 def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
-    """One sensor for every dataset built here. A tick's work is bounded whatever happened:
-    a poll of one request per watched pointer, then at most MAX_CHANGES changes and
-    MAX_REGISTRATIONS registrations; the rest waits for the next tick (their pointers stay
-    as they were, so nothing is lost)."""
-    targets = sorted({e.downstream for e in graph.edges})
+    """One sensor for every dataset built here. Three ways to see a written date: Dagster's
+    own materialization events (this location's runs, at once), a conditional GET of each
+    watched `latest` (new days, one cheap request each) and a sweep of SWEEP_PER_TICK watched
+    `data/` listings per tick (a republish of any date by anyone, within a full pass). A tick's
+    work is bounded: at most MAX_CHANGES pointer changes and MAX_REGISTRATIONS registrations,
+    the rest waits for the next tick (their cursor entries stay as they were)."""
+    chain = Chain.of(graph.edges, graph.built)
     fingerprint = _fingerprint(graph)
+    keys = {ds: asset_key(ds) for ds in graph.built}
+    by_key = {k: ds for ds, k in keys.items()}
 
     @sensor(
         name=SENSOR_NAME,
         description="Runs a dataset's partition when every upstream it reads with no tag has "
-        "published it, and again when one republishes it with other content.",
+        "it, and again when one republishes it with other content: one run per day through "
+        "every dataset below the change, never a partition already built from those versions "
+        "or being built.",
         minimum_interval_seconds=sensor_interval(),
         default_status=DefaultSensorStatus.RUNNING,
-        asset_selection=AssetSelection.assets(*[asset_key(d) for d in targets]),
+        asset_selection=AssetSelection.assets(*keys.values()),
     )
     def lake_upstream_latest(context: SensorEvaluationContext, lake: LakeResource):
         store_lake = lake.get_lake()
+        store = store_lake.store
         before = Cursor.load(context.cursor)
-        after = Cursor(dict(before.pointers), fingerprint, before.registered)
+        after = Cursor(**{**before.__dict__, "pointers": dict(before.pointers)})
+        after.fingerprint = fingerprint
         if before.fingerprint != fingerprint:
             after.registered = 0
         if after.registered < len(graph.edges):
@@ -130,9 +177,9 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
             register_downstreams(store_lake, graph, batch)
             after.registered += len(batch)
 
-        result = poll(store_lake.store, graph.watched, before.pointers)
+        result = poll(store, graph.watched, before.pointers)
         taken, deferred = result.changes[:MAX_CHANGES], result.changes[MAX_CHANGES:]
-        taken, broken = verify(store_lake.store, taken)
+        taken, broken = verify(store, taken)
         for problem in result.problems:
             context.log.warning(f"skipped {problem.key}: {problem.message}")
         for c in broken:
@@ -143,22 +190,68 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
         after.pointers.update(result.pointers)
         for change in [*deferred, *broken]:
             _restore(after.pointers, before.pointers, change.dataset)
+        touched = {(c.dataset, d) for c in taken for d in c.new_dates}
 
-        due = triggers(graph.edges, taken, lambda ds, date: content_of(store_lake.store, ds, date))
-        requests = [
-            _request(t, t.downstream in graph.heavy)
-            for t in due
-            if _in_partitions(graph, t.downstream, t.date)
-        ]
-        events = _external_events(graph, taken)
+        internal, after.events = materialized_since(
+            context.instance, by_key, before.events, MAX_CHANGES, SENSOR_NAME
+        )
+        touched.update(internal)
+
+        turn = _sweep_turn(graph.watched, before.swept)
+        swept = sweep(store, turn, before.marks, sweep_margin())
+        etags: dict[tuple[DatasetId, str], str | None] = {}
+        for s in swept.swept:
+            after.marks[s.dataset] = s.mark
+            for date, etag in s.written.items():
+                touched.add((s.dataset, date))
+                etags[(s.dataset, date)] = etag
+        after.swept = (before.swept + len(turn)) % max(1, len(graph.watched))
+
+        def current(ds: DatasetId, date: str) -> str | None:
+            if (ds, date) not in etags:
+                info = store.head(ds.data_key(date))
+                etags[(ds, date)] = info.etag if info else None
+            return etags[(ds, date)]
+
+        built = Built(context.instance, keys)
+        candidates = due(chain, touched, before.pending)
+        built.prefetch((ds, date) for date, dss in candidates.items() for ds in dss)
+        in_flight = InFlight.load(context.instance)
+        look = Lookups(
+            accepts=lambda ds, date: _in_partitions(graph, ds, date),
+            current=current,
+            built_from=built.inputs,
+            in_flight=lambda ds, date: in_flight.covers(keys[ds], date),
+        )
+        planned = plan(chain, candidates, before.pending, look)
+        after.pending = dict(planned.pending)
+        requests = []
+        for group in runs(planned.days, backfill_batch()):
+            for days in _by_partitions(graph, group):
+                requests.append(_request(days, graph, built))
+                for day in days:
+                    tries = SINGLE_DAY if len(days) > 1 and day.attempt == 0 else GIVE_UP
+                    for m in day.members:
+                        after.pending[(m, day.date)] = tries
+        for ds, date in planned.given_up:
+            context.log.warning(
+                f"{ds} {date}: its run failed with these inputs; it runs again when one of "
+                "them changes (or materialize it by hand)"
+            )
+        events = _external_events(graph, touched)
         context.log.info(
-            f"polled {len(graph.watched)} upstreams with {result.requests} requests: "
-            f"{len(result.changes)} changed ({len(deferred)} left for the next tick), "
+            f"polled {len(graph.watched)} upstreams with {result.requests} requests "
+            f"({len(result.changes)} changed, {len(deferred)} left for the next tick), swept "
+            f"{len(turn)} with {swept.requests}, read {len(internal)} materializations here; "
+            f"{len(touched)} dates touched, {planned.waiting} waiting on runs in flight, "
             f"{len(requests)} runs requested"
         )
         if not requests and not events:
             return SensorResult(
-                skip_reason=SkipReason(f"no upstream of {len(graph.watched)} changed"),
+                skip_reason=SkipReason(
+                    f"nothing to build: {len(touched)} dates touched, "
+                    f"{planned.waiting} waiting on runs in flight"
+                ),
                 cursor=after.dump(),
             )
         return SensorResult(run_requests=requests, asset_events=events, cursor=after.dump())
@@ -185,38 +278,69 @@ def _in_partitions(graph: LakeGraph, ds: DatasetId, date: str) -> bool:
     return parts is None or parts.has_partition_key(date)
 
 
-def _request(trigger: Trigger, heavy: bool) -> RunRequest:
-    why = ",".join(
-        f"{u.dataset}:{u.date}@{c[:12]}"
-        for u, c in zip(trigger.upstreams, trigger.contents, strict=True)
-    )
+def _sweep_turn(watched: Sequence[DatasetId], position: int) -> list[DatasetId]:
+    """The next SWEEP_PER_TICK watched datasets, round robin."""
+    if len(watched) <= SWEEP_PER_TICK:
+        return list(watched)
+    start = position % len(watched)
+    turn = list(watched[start : start + SWEEP_PER_TICK])
+    return turn + list(watched[: SWEEP_PER_TICK - len(turn)])
+
+
+def _by_partitions(graph: LakeGraph, days: list[Day]) -> list[list[Day]]:
+    """A run's assets share one partitions definition: split members that do not."""
+    groups: list[tuple[PartitionsDefinition | None, list[DatasetId]]] = []
+    for m in days[0].members:
+        parts = graph.partitions.get(m)
+        for p, ms in groups:
+            if p == parts:
+                ms.append(m)
+                break
+        else:
+            groups.append((parts, [m]))
+    if len(groups) == 1:
+        return [days]
+    return [[d.only(ms) for d in days] for _, ms in groups]
+
+
+def _request(days: list[Day], graph: LakeGraph, built: Built) -> RunRequest:
+    members = days[0].members
+    first, last = days[0].date, days[-1].date
+    heads = sorted({str(h) for d in days for h in d.heads})
+    why = f"{', '.join(heads)} for {first}" + (f"..{last}" if last != first else "")
+    tags = {TRIGGER_TAG: why}
+    if any(m in graph.heavy for m in members):
+        tags.update(k8s_config_tags(heavy=True))
+    ids = {(m, d.date): built.storage_id(m, d.date) for d in days for m in members}
+    if len(days) > 1:
+        tags[ASSET_PARTITION_RANGE_START_TAG] = first
+        tags[ASSET_PARTITION_RANGE_END_TAG] = last
     return RunRequest(
-        run_key=trigger.run_key,
-        asset_selection=[asset_key(trigger.downstream)],
-        partition_key=trigger.date,
-        tags={TRIGGER_TAG: why, **(k8s_config_tags(heavy=True) if heavy else {})},
+        run_key=run_key(days, ids),
+        asset_selection=[asset_key(m) for m in members],
+        partition_key=first if len(days) == 1 else None,
+        tags=tags,
     )
 
 
-def _external_events(graph: LakeGraph, changes: list[Change]) -> list[AssetMaterialization]:
+def _external_events(
+    graph: LakeGraph, touched: Iterable[tuple[DatasetId, str]]
+) -> list[AssetMaterialization]:
     """Upstreams published elsewhere show up in the UI as materializations of their external
     assets, so their history and their downstreams' staleness are visible."""
     events = []
-    for change in changes:
-        if change.dataset not in graph.external:
+    for ds, date in sorted(touched):
+        if ds not in graph.external or not _in_partitions(graph, ds, date):
             continue
-        key = asset_key(change.dataset)
-        for date in change.new_dates:
-            if not _in_partitions(graph, change.dataset, date):
-                continue
-            ref = change.ref if change.ref.date == date else None
-            meta = ref_metadata(ref) if ref else {"gros_uri": f"gros://{change.dataset}:{date}"}
-            events.append(
-                AssetMaterialization(
-                    asset_key=key,
-                    partition=date if graph.partitions.get(change.dataset) else None,
-                    metadata=meta,
-                    description="published outside this code location",
-                )
+        events.append(
+            AssetMaterialization(
+                asset_key=asset_key(ds),
+                partition=date if graph.partitions.get(ds) else None,
+                metadata={
+                    "gros_uri": MetadataValue.text(f"gros://{ds}:{date}"),
+                    "lake_key": MetadataValue.path(ds.data_key(date)),
+                },
+                description="published outside this code location",
             )
+        )
     return events

@@ -358,11 +358,11 @@ class Lake:
         sha = hashing.result() if hashing is not None else known or ""
         if layout.sha256 not in (None, sha):  # the record describes other bytes of that size
             parsed = codec.decode_table(data, key)
-        size = data.size
+        size, etag = data.size, got.etag
         del data, got
         df = codec.to_pandas(parsed)
         ref = self._completed(picked, size, sha, rows=len(df))
-        lineage.record(ref, str(u), scope)
+        lineage.record(ref, str(u), scope, etag=etag)
         return df, ref
 
     @staticmethod

@@ -14,16 +14,19 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 
 from lake_assets.lake.refs import GrosRef
+from lake_assets.lake.uri import TagKind, parse_uri
 
 PROCESS_SCOPE = "process"
 
 
 @dataclass(frozen=True)
 class Read:
-    """One read: the version read and the URI (with its tag) it was read by."""
+    """One read: the version read, the URI (with its tag) it was read by, and the store's
+    version token of the data object read (what a sensor compares to see new content)."""
 
     ref: GrosRef
     uri: str
+    etag: str | None = None
 
 
 _explicit: contextvars.ContextVar[Hashable | None] = contextvars.ContextVar(
@@ -60,12 +63,14 @@ def scope(name: Hashable) -> Iterator[None]:
         forget(name)
 
 
-def record(ref: GrosRef, uri: str, in_scope: Hashable | None = None) -> None:
+def record(
+    ref: GrosRef, uri: str, in_scope: Hashable | None = None, *, etag: str | None = None
+) -> None:
     key = current_scope() if in_scope is None else in_scope
     with _lock:
         reads = _reads.setdefault(key, [])
         if all(r.ref != ref or r.uri != uri for r in reads):
-            reads.append(Read(ref, uri))
+            reads.append(Read(ref, uri, etag))
 
 
 def reads(in_scope: Hashable | None = None) -> list[Read]:
@@ -92,3 +97,14 @@ def upstreams_for(date: str, scope_reads: list[Read], *, aligned: bool = False) 
             if ref not in chosen:
                 chosen.append(ref)
     return chosen
+
+
+def input_versions(date: str, scope_reads: list[Read]) -> dict[str, str]:
+    """The version token of each upstream read with no tag at `date`, by dataset: what
+    output `date` was built from, in the terms a watcher of the store sees (spec §4: a
+    partition is built again when one of these is republished with other content)."""
+    found: dict[str, str] = {}
+    for r in scope_reads:
+        if r.ref.date == date and r.etag and parse_uri(r.uri).kind is TagKind.NONE:
+            found[str(r.ref.dataset)] = r.etag
+    return dict(sorted(found.items()))

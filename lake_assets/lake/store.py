@@ -19,6 +19,9 @@ class ObjectInfo:
     key: str
     size: int
     etag: str
+    modified: float | None = None
+    """Last-modified time (epoch seconds) where a listing gives it: a sweep of a dataset's
+    dates reads only the ones written since its last pass."""
 
 
 class Store(abc.ABC):

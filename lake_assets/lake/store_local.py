@@ -32,7 +32,8 @@ class LocalStore(Store):
 
     @staticmethod
     def _info(key: str, st: os.stat_result) -> ObjectInfo:
-        return ObjectInfo(key, st.st_size, f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}")
+        etag = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+        return ObjectInfo(key, st.st_size, etag, st.st_mtime)
 
     def get(self, key: str) -> bytes:
         try:

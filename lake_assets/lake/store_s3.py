@@ -184,7 +184,9 @@ class S3Store(Store):
         try:
             for page in pages:
                 for obj in page.get("Contents", []):
-                    yield ObjectInfo(obj["Key"][len(self.prefix) :], obj["Size"], obj["ETag"])
+                    key = obj["Key"][len(self.prefix) :]
+                    modified = obj["LastModified"].timestamp()
+                    yield ObjectInfo(key, obj["Size"], obj["ETag"], modified)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             raise self._fail(e, prefix) from None
 

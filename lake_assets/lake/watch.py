@@ -1,19 +1,17 @@
-"""Watching `latest` pointers and the trigger rule of GROS_SPEC §4, independent of Dagster.
+"""Watching `latest` pointers (the fast path to new days), independent of Dagster.
 
 A poll costs one conditional GET per watched pointer (a "not modified" answer when nothing
-changed); only a pointer that moved costs more: a listing of its dates, and a HEAD of each
-other upstream a triggered partition needs.
+changed); only a pointer that moved costs more: a listing of its dates when it skipped some.
+A republish of an older date leaves `latest` alone: `sweep` sees those.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from lake_assets.lake.errors import CorruptObject, LakeError
+from lake_assets.lake.errors import CorruptObject
 from lake_assets.lake.keys import DatasetId
 from lake_assets.lake.refs import GrosRef
 from lake_assets.lake.store import Store
@@ -160,87 +158,3 @@ class Edge:
     upstream: DatasetId
     kind: TagKind
     tag: str | None = None
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """Partition `date` of `downstream` is due; `upstreams` are the versions that made it so,
-    and `contents` their content ids (sha256, else the data object's ETag)."""
-
-    downstream: DatasetId
-    date: str
-    upstreams: tuple[GrosRef, ...]
-    contents: tuple[str, ...]
-
-    @property
-    def run_key(self) -> str:
-        """Equal for equal upstream content, so the same content never runs twice."""
-        parts = sorted(
-            (str(u.dataset), u.date, c) for u, c in zip(self.upstreams, self.contents, strict=True)
-        )
-        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
-        return f"{self.downstream}:{self.date}:{digest}"
-
-
-def triggering_upstreams(edges: Iterable[Edge]) -> dict[DatasetId, list[DatasetId]]:
-    """For each downstream, the upstreams it reads with no tag."""
-    found: dict[DatasetId, list[DatasetId]] = {}
-    for e in edges:
-        if e.kind is TagKind.NONE and e.upstream not in found.get(e.downstream, []):
-            found.setdefault(e.downstream, []).append(e.upstream)
-    return found
-
-
-def triggers(
-    edges: Iterable[Edge],
-    changes: Iterable[Change],
-    content_of: Callable[[DatasetId, str], str | None],
-) -> list[Trigger]:
-    """Spec §4: partition D is due once every no-tag upstream has D, and again when one of
-    them republishes D with other content. `content_of(ds, date)` is the content id of a
-    version (its recorded sha256, else its ETag), or None when it has no data object."""
-    changed = {c.dataset: c for c in changes}
-    due: dict[tuple[DatasetId, str], Trigger] = {}
-    for down, ups in triggering_upstreams(edges).items():
-        for up in ups:
-            change = changed.get(up)
-            for date in change.new_dates if change else ():
-                if (down, date) in due:
-                    continue
-                refs: list[GrosRef] = []
-                contents: list[str] = []
-                for other in ups:
-                    known = changed.get(other)
-                    if known and known.ref.date == date and known.ref.sha256:
-                        ref, content = known.ref, known.ref.sha256
-                    else:
-                        content = content_of(other, date)
-                        if content is None:
-                            break
-                        ref = GrosRef(
-                            repo=other.repo,
-                            branch=other.branch,
-                            date=date,
-                            uri=f"gros://{other}:{date}",
-                        )
-                    refs.append(ref)
-                    contents.append(content)
-                else:
-                    due[(down, date)] = Trigger(down, date, tuple(refs), tuple(contents))
-    return sorted(due.values(), key=lambda t: (str(t.downstream), t.date))
-
-
-def content_of(store: Store, ds: DatasetId, date: str) -> str | None:
-    """The content id of version `date`: the production record's sha256 when it has one for
-    these bytes, else the data object's ETag; None when there is no data object."""
-    info = store.head(ds.data_key(date))
-    if info is None:
-        return None
-    try:
-        raw = store.get(ds.record_key(date))
-        record = json.loads(raw).get("gros_ref", {})
-    except (LakeError, ValueError, AttributeError):
-        return info.etag
-    if record.get("sha256") and record.get("bytes") in (None, info.size):
-        return str(record["sha256"])
-    return info.etag

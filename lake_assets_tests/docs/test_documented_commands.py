@@ -3,7 +3,7 @@ starts: `./dev up` itself, with DAGSTER_HOME and XDG_DATA_HOME (the embedded lak
 so the developer's own instance and lake are untouched.
 
 Each document runs in one shell, block after block, as a reader pastes it into a terminal next
-to `./dev up` (with no virtualenv active). Every run the commands start, the `latest` sensor's
+to `./dev up` (with no virtualenv active). Every run the commands start, the lake sensor's
 included, must succeed, and every backfill must complete. A block right after a line
 `<!-- docs-test: skip: REASON -->` is not run; new blocks are run without asking."""
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from lake_assets.pipeline.datasets import DATASETS
 from lake_assets_tests.dagster_dev import ARTIFACTS, ROOT, dev_up
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -32,14 +33,14 @@ FENCE = re.compile(r"(?P<indent>\s*)```(?P<lang>[\w-]*)")
 BROKEN = ("Traceback (most recent call last)", "PythonError", "DagsterCodeLocationNotFoundError")
 """Output that means a command failed even when it exited 0 (dagster-graphql does)."""
 SETTLE_DEADLINE = 900
-"""Seconds for `./dev up` to build 2013-01-03 of every dataset, as the README promises."""
+"""Seconds for `./dev up` to build every seeded day of every dataset, as the README promises."""
 DOC_DEADLINE = 900
 """Seconds for one document's commands (two in-process runs share 2 cores with the daemon's)."""
 RUNS_DEADLINE = 1800
-"""Seconds for every queued run to finish: the backfills' and those the `latest` sensor requests
-as the commands publish (about 40), launched a few at a time by the daemon of `./dev up`."""
-FIRST_BUILT = "2013-01-03"
-GOLD = ("carrier_ontime_daily", "origin_weather_delay_daily")
+"""Seconds for every queued run to finish: the backfills' and those the lake sensor requests as
+the commands publish, launched a few at a time by the daemon of `./dev up`."""
+SEEDED = ("2013-01-01", "2013-01-02", "2013-01-03")
+BUILT_HERE = tuple(d.repo for d in DATASETS)
 
 
 @dataclass(frozen=True)
@@ -217,10 +218,11 @@ def failure_of(instance: Any, run_id: str) -> str:
     return "(no failure event)"
 
 
-def first_built(lake_dir: Path) -> bool:
+def seeded_days_built(lake_dir: Path) -> bool:
     return all(
-        (lake_dir / "asset" / repo / "master" / "data" / f"{FIRST_BUILT}.csv.gz").is_file()
-        for repo in GOLD
+        (lake_dir / "asset" / repo / "master" / "data" / f"{day}.csv.gz").is_file()
+        for repo in BUILT_HERE
+        for day in SEEDED
     )
 
 
@@ -246,8 +248,12 @@ def test_documented_commands_against_dev_up(
                 instance,
                 started,
                 time.monotonic() + SETTLE_DEADLINE,
-                also=lambda: first_built(lake_dir),
+                also=lambda: seeded_days_built(lake_dir),
             )
+            by_sensor = instance.get_runs(RunsFilter(tags={"dagster/sensor_name": SENSOR}))
+            assert len(by_sensor) == 1, "the seeded days, every dataset, in one run"
+            assert by_sensor[0].tags["dagster/asset_partition_range_start"] == SEEDED[0]
+            assert by_sensor[0].tags["dagster/asset_partition_range_end"] == SEEDED[-1]
             settled = time.time()
             for doc in DOCS:
                 run_document(doc, env)

@@ -122,8 +122,8 @@ def materialize_partition(page: Any, url: str, asset: str, shot: str) -> None:
 
 
 def wait_for_runs(page: Any, url: str, count: int) -> list[dict[str, Any]]:
-    """The runs launched from the UI, once finished. The `latest` sensor also runs (it only
-    requests the newest seeded day, never DAY), so its runs are left out."""
+    """The runs launched from the UI, once finished. The lake sensor's runs are left out (it
+    builds every seeded day, and rebuilds what lies below a day the UI rebuilt)."""
     query = "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
