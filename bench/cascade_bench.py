@@ -24,36 +24,24 @@ Exits non-zero when a target is missed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
-import json
 import math
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from lake_assets_tests.dagster_dev import ROOT, SENSOR, WebServer, dagster_dev
+
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-SENSOR = "lake_upstream_latest"
-LOCATION = "lake_assets.definitions"
 GOLD = ["carrier_ontime_daily", "origin_weather_delay_daily"]
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 SEEDED = ("2013-01-01", "2013-01-03")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def home_in(tmp: Path, name: str) -> Path:
@@ -63,47 +51,7 @@ def home_in(tmp: Path, name: str) -> Path:
     return home
 
 
-@contextlib.contextmanager
-def dagster_dev(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`dagster dev` in a process group of its own, killed by group when done."""
-    port = free_port()
-    command = [DAGSTER, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 240
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(log_path.read_text()[-3000:]) from None
-                    time.sleep(1)
-            yield url
-        finally:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-
-
-class Deployment:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def graphql(self, query: str, **variables: object) -> dict:
-        body = json.dumps({"query": query, "variables": variables}).encode()
-        req = urllib.request.Request(
-            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            answer = json.loads(resp.read())
-        if "errors" in answer:
-            raise RuntimeError(answer["errors"])
-        return answer["data"]
-
+class Deployment(WebServer):
     def runs(self) -> list[dict]:
         query = """{ runsOrError { ... on Runs { results { runId status creationTime startTime
             endTime tags { key value } assetSelection { path } } } } }"""
@@ -113,28 +61,6 @@ class Deployment:
             r["assets"] = sorted(k["path"][-1] for k in r["assetSelection"] or [])
             out.append(r)
         return out
-
-    def ticks(self, limit: int = 25) -> list[dict]:
-        query = """query Ticks($selector: SensorSelector!, $limit: Int) {
-            sensorOrError(sensorSelector: $selector) { ... on Sensor {
-              sensorState { ticks(limit: $limit) { tickId status timestamp endTimestamp runIds
-                skipReason error { message } logEvents { events { message level } } } } } } }"""
-        selector = {
-            "repositoryName": "__repository__",
-            "repositoryLocationName": LOCATION,
-            "sensorName": SENSOR,
-        }
-        found = self.graphql(query, selector=selector, limit=limit)["sensorOrError"]
-        return found["sensorState"]["ticks"]
-
-    def tick_ended(self, after: float, timeout: float = 180) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ended = [t for t in self.ticks() if t["timestamp"] > after and t["status"] != "STARTED"]
-            if ended:
-                return min(ended, key=lambda t: t["timestamp"])
-            time.sleep(0.25)
-        raise RuntimeError(f"no tick of {SENSOR} started after {after} and ended")
 
     def settle(self, timeout: float = 600) -> list[dict]:
         """Every run, once none is unfinished and two ticks started since requested nothing."""
@@ -235,7 +161,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
     env = {**os.environ, "DAGSTER_HOME": str(home_in(tmp, "home"))}
     cli_env = {**os.environ, "LAKE_URL": str(cli_lake), "DAGSTER_HOME": str(home_in(tmp, "cli"))}
     started = time.perf_counter()
-    with dagster_dev(env, tmp / "dagster_dev.log") as url:
+    with dagster_dev(env, tmp, "cascade_bench_dagster_dev") as url:
         dep = Deployment(url)
         dep.tick_ended(after=0, timeout=240)
         settled = dep.settle()

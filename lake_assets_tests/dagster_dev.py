@@ -5,6 +5,7 @@ It runs in its own process group (a non-interactive `dagster dev` ignores SIGINT
 is killed by group when the test ends; its log is kept in test-artifacts/."""
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -14,12 +15,13 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
+LOCATION = "lake_assets.definitions"
+SENSOR = "lake_upstream_latest"
 
 
 def free_port() -> int:
@@ -78,10 +80,57 @@ def _serving(command: list[str], env: dict[str, str], port: int, log_path: Path)
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"{command} did not start:\n" + log_path.read_text()[-3000:])
+                        raise RuntimeError(
+                            f"{command} did not start:\n" + log_path.read_text()[-3000:]
+                        ) from None
                     time.sleep(1)
             yield url
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
             shutil.copy(log_path, ARTIFACTS / log_path.name)
+
+
+@dataclass
+class WebServer:
+    """GraphQL against a running `dagster dev`: what tests and benchmarks ask of it."""
+
+    url: str
+
+    def graphql(self, query: str, **variables: object) -> dict:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        req = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            answer = json.loads(resp.read())
+        if "errors" in answer:
+            raise RuntimeError(answer["errors"])
+        return answer["data"]
+
+    def ticks(self, limit: int = 25) -> list[dict]:
+        """The lake sensor's latest ticks, newest first; it must be running."""
+        query = """query Ticks($selector: SensorSelector!, $limit: Int) {
+            sensorOrError(sensorSelector: $selector) { __typename ... on Sensor {
+              sensorState { status ticks(limit: $limit) { tickId status timestamp endTimestamp
+                runIds skipReason error { message causes { message } }
+                logEvents { events { message level } } } } } } }"""
+        selector = {
+            "repositoryName": "__repository__",
+            "repositoryLocationName": LOCATION,
+            "sensorName": SENSOR,
+        }
+        found = self.graphql(query, selector=selector, limit=limit)["sensorOrError"]
+        if found["__typename"] != "Sensor" or found["sensorState"]["status"] != "RUNNING":
+            raise RuntimeError(f"the sensor {SENSOR} is not running: {found}")
+        return found["sensorState"]["ticks"]
+
+    def tick_ended(self, after: float, timeout: float = 180) -> dict:
+        """Wait for a tick that started after `after` (epoch seconds) to end; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ended = [t for t in self.ticks() if t["timestamp"] > after and t["status"] != "STARTED"]
+            if ended:
+                return min(ended, key=lambda t: t["timestamp"])
+            time.sleep(0.25)
+        raise RuntimeError(f"no tick of {SENSOR} started after {after} and ended")
