@@ -77,9 +77,6 @@ class InFlight:
             for keys, start, end in self.ranges
         )
 
-    def __len__(self) -> int:
-        return len(self.ranges) + len(self.partitions)
-
 
 class Built:
     """The input versions partitions' latest materializations recorded: per asset, one query

@@ -7,13 +7,12 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dagster import (
     AssetMaterialization,
     AssetSelection,
     DefaultSensorStatus,
-    MetadataValue,
     PartitionsDefinition,
     RunRequest,
     SensorDefinition,
@@ -30,6 +29,7 @@ from dagster._core.storage.tags import (
 from lake_assets.dagster_layer.asset_keys import asset_key
 from lake_assets.dagster_layer.build import backfill_batch
 from lake_assets.dagster_layer.graph import LakeGraph
+from lake_assets.dagster_layer.io_manager import ref_metadata
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.run_state import Built, InFlight, materialized_since
 from lake_assets.lake import DatasetId, GrosRef, Lake, TagKind
@@ -168,7 +168,7 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
         store_lake = lake.get_lake()
         store = store_lake.store
         before = Cursor.load(context.cursor)
-        after = Cursor(**{**before.__dict__, "pointers": dict(before.pointers)})
+        after = replace(before, pointers=dict(before.pointers), marks=dict(before.marks))
         after.fingerprint = fingerprint
         if before.fingerprint != fingerprint:
             after.registered = 0
@@ -179,7 +179,7 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
 
         result = poll(store, graph.watched, before.pointers)
         taken, deferred = result.changes[:MAX_CHANGES], result.changes[MAX_CHANGES:]
-        taken, broken = verify(store, taken)
+        taken, broken, found = verify(store, taken)
         for problem in result.problems:
             context.log.warning(f"skipped {problem.key}: {problem.message}")
         for c in broken:
@@ -199,7 +199,7 @@ def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
 
         turn = _sweep_turn(graph.watched, before.swept)
         swept = sweep(store, turn, before.marks, sweep_margin())
-        etags: dict[tuple[DatasetId, str], str | None] = {}
+        etags: dict[tuple[DatasetId, str], str | None] = dict(found)
         for s in swept.swept:
             after.marks[s.dataset] = s.mark
             for date, etag in s.written.items():
@@ -336,10 +336,7 @@ def _external_events(
             AssetMaterialization(
                 asset_key=asset_key(ds),
                 partition=date if graph.partitions.get(ds) else None,
-                metadata={
-                    "gros_uri": MetadataValue.text(f"gros://{ds}:{date}"),
-                    "lake_key": MetadataValue.path(ds.data_key(date)),
-                },
+                metadata=ref_metadata(GrosRef(repo=ds.repo, branch=ds.branch, date=date)),
                 description="published outside this code location",
             )
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from lake_assets.lake.errors import CorruptObject
 from lake_assets.lake.keys import DatasetId
 from lake_assets.lake.refs import GrosRef
-from lake_assets.lake.store import Store
+from lake_assets.lake.store import ObjectInfo, Store
 from lake_assets.lake.uri import TagKind
 
 POLL_WORKERS = 32
@@ -131,19 +131,21 @@ def _poll_listing(
 
 def verify(
     store: Store, changes: Sequence[Change], workers: int = POLL_WORKERS
-) -> tuple[list[Change], list[Change]]:
+) -> tuple[list[Change], list[Change], dict[tuple[DatasetId, str], str]]:
     """Split changes into those whose `latest` points at a data object that exists and those
     that point nowhere; done only for the changes a tick acts on, so a burst of new pointers
-    costs one request each to poll."""
+    costs one request each to poll. Also returns the version token of each object found, so
+    the planner need not ask for it again."""
 
-    def exists(change: Change) -> bool:
-        return store.head(change.dataset.data_key(change.ref.date)) is not None
+    def info(change: Change) -> ObjectInfo | None:
+        return store.head(change.dataset.data_key(change.ref.date))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        found = list(pool.map(exists, changes))
-    ok = [c for c, there in zip(changes, found, strict=True) if there]
-    broken = [c for c, there in zip(changes, found, strict=True) if not there]
-    return ok, broken
+        found = list(pool.map(info, changes))
+    ok = [c for c, i in zip(changes, found, strict=True) if i is not None]
+    broken = [c for c, i in zip(changes, found, strict=True) if i is None]
+    etags = {(c.dataset, c.ref.date): i.etag for c, i in zip(changes, found, strict=True) if i}
+    return ok, broken, etags
 
 
 def _dates(store: Store, ds: DatasetId) -> list[str]:
