@@ -128,12 +128,12 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
     os.environ["LAKE_SENSOR_INTERVAL"] = str(args.interval)
 
     from lake_assets.dagster_layer import sensors
-    from lake_assets.dagster_layer.graph import LakeGraph
-    from lake_assets.definitions import defs
+    from lake_assets.dagster_layer.build import resolve
     from lake_assets.lake import DatasetId, Lake
     from lake_assets.pipeline import seed, sources
+    from lake_assets.pipeline.datasets import DATASETS, EXTERNAL
 
-    watched = len(LakeGraph.from_assets(defs.assets or []).watched)
+    watched = len(resolve(DATASETS, external=EXTERNAL).watched)
     passes = math.ceil(watched / sensors.SWEEP_PER_TICK)
     repeat = args.repeat
     # days: SEEDED before start; then per repeat a new day through the sensor and another

@@ -42,12 +42,12 @@ def run_lake(all_days: list[str], batch: int) -> tuple[float, int]:
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from lake_assets.dagster_layer.build import build_assets
+    from lake_assets.dagster_layer.build import build_assets, resolve
     from lake_assets.dagster_layer.io_manager import LakeIOManager
     from lake_assets.dagster_layer.resources import LakeResource
     from lake_assets.pipeline.datasets import DATASETS, EXTERNAL
 
-    assets = build_assets(DATASETS, branch="master", external=EXTERNAL, batch=batch)
+    assets = build_assets(resolve(DATASETS, "master", EXTERNAL), batch=batch)
     lake = LakeResource()
     resources = {"io_manager": LakeIOManager(lake=lake), "lake": lake}
     runs = 0

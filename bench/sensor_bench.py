@@ -34,24 +34,20 @@ os.environ.update(
 import boto3
 import botocore.config
 import botocore.httpsession
-from dagster import (
-    AssetMaterialization,
-    DagsterInstance,
-    DailyPartitionsDefinition,
-    MetadataValue,
-    build_sensor_context,
-)
+import pandera.pandas as pa
+from dagster import AssetMaterialization, DagsterInstance, MetadataValue, build_sensor_context
 from latency_proxy import latency_endpoint
 from moto_process import moto_endpoint, seed_objects
 
 from lake_assets.dagster_layer import sensors
 from lake_assets.dagster_layer.asset_keys import asset_key
-from lake_assets.dagster_layer.graph import LakeGraph
+from lake_assets.dagster_layer.build import resolve
+from lake_assets.dagster_layer.declare import declare
 from lake_assets.dagster_layer.io_manager import INPUT_VERSIONS_KEY
 from lake_assets.dagster_layer.resources import LakeResource
-from lake_assets.dagster_layer.sensors import Cursor, sensor_for_graph
-from lake_assets.lake import DatasetId, GrosRef, TagKind
-from lake_assets.lake.watch import POLL_WORKERS, Edge, poll
+from lake_assets.dagster_layer.sensors import Cursor, build_upstream_sensor
+from lake_assets.lake import DatasetId, GrosRef
+from lake_assets.lake.watching.pointers import POLL_WORKERS, poll
 
 BUCKET = "bench"
 PREFIX = "lake/"
@@ -173,10 +169,14 @@ def run(args, per_tick: list[int], endpoint: str, reach: str) -> None:
     ups = [DatasetId(f"up{i:05d}", "master") for i in range(n)]
     downs = [DatasetId(f"down{i:05d}", "master") for i in range(n)]
     up_of = {asset_key(d): u for u, d in zip(ups, downs, strict=True)}
-    edges = tuple(Edge(d, u, TagKind.NONE) for u, d in zip(ups, downs, strict=True))
-    daily = DailyPartitionsDefinition(start_date="2013-01-01")
-    graph = LakeGraph(edges, frozenset(downs), {d: daily for d in downs})
-    sensor = sensor_for_graph(graph)
+    schema = pa.DataFrameSchema(name="Any")
+    declared = [
+        declare(lambda up: up, repo=d.repo, layer="silver", schema=schema,
+                start_date="2013-01-01", upstreams={"up": f"gros://{u.repo}"})
+        for u, d in zip(ups, downs, strict=True)
+    ]  # fmt: skip
+    graph = resolve(declared, "master")
+    sensor = build_upstream_sensor(graph)
 
     t0 = time.perf_counter()
     stored = seed_history(endpoint, ups, args.dates)
@@ -225,7 +225,7 @@ def run(args, per_tick: list[int], endpoint: str, reach: str) -> None:
     # upstream swept once, registrations done, nothing pending
     steady = Cursor.load(cursor[0])
     steady.pointers = poll(store, ups, {}).pointers
-    steady.registered = len(edges)
+    steady.registered = len(graph.edges)
     steady.pending = {}
     first_pass = []
     for start in range(0, n, per_tick[0]):

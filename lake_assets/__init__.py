@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lake_assets.lake.api import dates, publish, read, resolve
-    from lake_assets.lake.refs import GrosRef
+    from lake_assets.lake.contract.refs import GrosRef
 
 __all__ = ["GrosRef", "dates", "publish", "read", "resolve"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "GrosRef":
-        from lake_assets.lake.refs import GrosRef
+        from lake_assets.lake.contract.refs import GrosRef
 
         return GrosRef
     if name in ("dates", "publish", "read", "resolve"):

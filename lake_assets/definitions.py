@@ -2,7 +2,7 @@
 
 from dagster import Definitions
 
-from lake_assets.dagster_layer.build import build_definitions
+from lake_assets.dagster_layer.build import build_definitions, resolve
 from lake_assets.dagster_layer.io_manager import LakeIOManager
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.sensors import build_upstream_sensor
@@ -13,12 +13,12 @@ from lake_assets.pipeline.datasets import DATASETS, EXTERNAL
 def _definitions() -> Definitions:
     """One function, so the module holds a single Definitions object (Dagster requires it)."""
     lake = LakeResource()
-    pipeline = build_definitions(DATASETS, external=EXTERNAL)
+    graph = resolve(DATASETS, external=EXTERNAL)
     return Definitions.merge(
-        pipeline,
+        build_definitions(graph),
         Definitions(
             resources={"io_manager": LakeIOManager(lake=lake), "lake": lake},
-            sensors=[build_upstream_sensor(pipeline.assets or [])],
+            sensors=[build_upstream_sensor(graph)],
             jobs=OPERATIONS_JOBS,
             schedules=OPERATIONS_SCHEDULES,
         ),

@@ -70,3 +70,40 @@ def lake(lake_url: str):
     from lake_assets.lake import Lake
 
     return Lake.open(lake_url)
+
+
+# The fast tier (`./dev test --fast`) deselects `postgres`: a test that reaches PostgreSQL
+# without the marker would break it, so the marker comes from the fixtures, not from memory.
+POSTGRES_FIXTURE = "postgres_url"
+"""The fresh database of operations/conftest.py; every PostgreSQL test goes through it."""
+
+
+def _uses_postgres(item: pytest.Item) -> bool:
+    """`postgres_url` in the test's fixture closure, or a parameter `"postgres"` of a fixture
+    parametrized over storages (those get `postgres_url` with `request.getfixturevalue`, which
+    the closure does not show)."""
+    if POSTGRES_FIXTURE in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    return any(isinstance(value, str) and value == "postgres" for value in params)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _uses_postgres(item) and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> None:
+    """The rule above, enforced: `postgres_url` reached some way it does not see fails the test
+    instead of slipping PostgreSQL into the fast tier."""
+    if fixturedef.argname != POSTGRES_FIXTURE or fixturedef.scope != "function":
+        return
+    if request.node.get_closest_marker("postgres") is None:
+        pytest.fail(
+            f"{request.node.nodeid} uses PostgreSQL ({POSTGRES_FIXTURE}) but is not marked: "
+            "add @pytest.mark.postgres, or give its storage fixture the parameter 'postgres'",
+            pytrace=False,
+        )

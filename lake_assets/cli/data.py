@@ -1,11 +1,15 @@
 """`lake head` and `lake cat`: a version's CSV text, streamed from the store.
 
 `head` decompresses only until it has N records (a record may span lines inside quotes);
-`cat` copies the whole text in chunks and checks the sha256 the lake recorded as it goes.
+`cat` copies the whole text in chunks and checks the sha256 the lake recorded as it goes. Both
+refuse what a data object may not be (GROS_SPEC §3: gzip, UTF-8 CSV): a text that is not
+UTF-8, a gzip that is cut short or corrupt, an object of 0 bytes (which gzip readers take for
+an empty file).
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import io
@@ -15,13 +19,14 @@ from collections.abc import Iterator
 from typing import IO, Annotated
 
 import typer
+from isal.igzip_lib import IsalError
 
 from lake_assets.cli.options import Uri
 from lake_assets.cli.session import current_lake
-from lake_assets.lake.errors import CorruptObject
+from lake_assets.lake.contract.errors import CorruptObject
+from lake_assets.lake.contract.refs import GrosRef
+from lake_assets.lake.contract.uri import parse_uri
 from lake_assets.lake.lake import Lake
-from lake_assets.lake.refs import GrosRef
-from lake_assets.lake.uri import parse_uri
 
 _CHUNK = 1 << 16
 
@@ -42,7 +47,7 @@ def head(
 
 def cat(uri: Uri) -> None:
     """The whole CSV text of a version, streamed; fails if it does not match its sha256."""
-    from lake_assets.lake.codec import decompressing_reader
+    from lake_assets.lake.codec.gzip_csv import decompressing_reader
 
     lake = current_lake()
     ref = lake.resolve(parse_uri(uri))
@@ -50,10 +55,15 @@ def cat(uri: Uri) -> None:
     digest = hashlib.sha256()
     stream = lake.store.open(key)
     with contextlib.closing(stream):
-        raw = _Hashing(stream, digest)
+        raw = _Source(stream, key, digest)
         with _gzip_errors(key), decompressing_reader(raw) as gz:  # type: ignore[arg-type]
+            utf8 = codecs.getincrementaldecoder("utf-8")()
+            offset = 0
             while chunk := gz.read(_CHUNK):
+                _check_utf8(utf8, chunk, key, offset)
                 sys.stdout.buffer.write(chunk)
+                offset += len(chunk)
+            _check_utf8(utf8, b"", key, offset, final=True)
         while raw.read(_CHUNK):
             pass
     sys.stdout.buffer.flush()
@@ -77,19 +87,41 @@ def _recorded_sha256(lake: Lake, ref: GrosRef) -> str | None:
     return ref.sha256
 
 
-class _Hashing(io.RawIOBase):
-    """A reader that hashes every compressed byte on its way to the decompressor."""
+def _check_utf8(
+    utf8: codecs.IncrementalDecoder, chunk: bytes, key: str, offset: int, final: bool = False
+) -> None:
+    """Validate a chunk of the text before it is written; `offset` is where it starts (a
+    character may straddle two chunks: the decoder holds its first bytes)."""
+    held = len(utf8.getstate()[0])
+    try:
+        utf8.decode(chunk, final)
+    except UnicodeDecodeError as e:
+        raise CorruptObject(
+            f"{key} is not UTF-8 text, which a data object's CSV must be "
+            f"({e.reason} at byte {offset - held + e.start} of the text)"
+        ) from None
 
-    def __init__(self, inner: IO[bytes], digest: hashlib._Hash) -> None:
+
+class _Source(io.RawIOBase):
+    """A data object's compressed bytes on their way to the decompressor: hashed when asked,
+    and refused when there are none (gzip readers take 0 bytes for an empty file)."""
+
+    def __init__(self, inner: IO[bytes], key: str, digest: hashlib._Hash | None = None) -> None:
         self.inner = inner
+        self.key = key
         self.digest = digest
+        self.seen = 0
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.inner.read(size)
-        self.digest.update(chunk)
+        if self.digest is not None:
+            self.digest.update(chunk)
+        if not chunk and not self.seen and size != 0:
+            raise CorruptObject(f"{self.key} is empty (0 bytes), not a gzip file")
+        self.seen += len(chunk)
         return chunk
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
@@ -102,23 +134,25 @@ class _Hashing(io.RawIOBase):
 def _gzip_errors(key: str) -> Iterator[None]:
     try:
         yield
-    except (OSError, EOFError, zlib.error) as e:
+    except (OSError, EOFError, zlib.error, IsalError) as e:
         if isinstance(e, BrokenPipeError):
             raise
         raise CorruptObject(f"{key} is not a valid gzip file: {e}") from None
     except UnicodeDecodeError as e:
-        raise CorruptObject(f"{key} is not UTF-8 text: {e}") from None
+        raise CorruptObject(
+            f"{key} is not UTF-8 text, which a data object's CSV must be ({e.reason})"
+        ) from None
 
 
 @contextlib.contextmanager
 def _text(lake: Lake, key: str) -> Iterator[io.TextIOWrapper]:
-    from lake_assets.lake.codec import decompressing_reader
+    from lake_assets.lake.codec.gzip_csv import decompressing_reader
 
     stream = lake.store.open(key)
     with (
         contextlib.closing(stream),
         _gzip_errors(key),
-        decompressing_reader(stream) as gz,
+        decompressing_reader(_Source(stream, key)) as gz,  # type: ignore[arg-type]
         io.TextIOWrapper(gz, encoding="utf-8", newline="") as text,
     ):
         yield text

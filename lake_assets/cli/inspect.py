@@ -10,9 +10,9 @@ from rich.table import Table
 from lake_assets.cli.options import Json, Uri
 from lake_assets.cli.render import emit_json, heading, human_bytes, or_unknown, out, ref_json
 from lake_assets.cli.session import current_lake
+from lake_assets.lake.contract.refs import GrosRef, ProductionRecord
+from lake_assets.lake.contract.uri import parse_uri
 from lake_assets.lake.lake import Lake
-from lake_assets.lake.refs import GrosRef, ProductionRecord
-from lake_assets.lake.uri import parse_uri
 
 
 def resolve(uri: Uri, as_json: Json = False) -> None:

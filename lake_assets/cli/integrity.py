@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from lake_assets.lake.catalog import Selection, datasets
-from lake_assets.lake.errors import CorruptObject, NotFound
-from lake_assets.lake.keys import DatasetId, dataset_of_prefix
+from lake_assets.lake.contract.errors import CorruptObject, NotFound
+from lake_assets.lake.contract.keys import DatasetId, dataset_of_prefix
+from lake_assets.lake.contract.refs import GrosRef, ProductionRecord
 from lake_assets.lake.lake import Lake
-from lake_assets.lake.refs import GrosRef, ProductionRecord
-from lake_assets.lake.store import ObjectInfo
+from lake_assets.lake.storage.store import ObjectInfo
 
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _RECORD = re.compile(rf"({_DATE})/metadata/({_DATE})\.json")

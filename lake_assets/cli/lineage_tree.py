@@ -18,10 +18,10 @@ from lake_assets.cli.inspect import producer_rows
 from lake_assets.cli.options import Json, Uri
 from lake_assets.cli.render import emit_json, or_unknown, out, ref_json
 from lake_assets.cli.session import current_lake
-from lake_assets.lake.errors import CorruptObject
+from lake_assets.lake.contract.errors import CorruptObject
+from lake_assets.lake.contract.refs import GrosRef, ProductionRecord
+from lake_assets.lake.contract.uri import parse_uri
 from lake_assets.lake.lake import Lake
-from lake_assets.lake.refs import GrosRef, ProductionRecord
-from lake_assets.lake.uri import parse_uri
 
 Direction = Literal["upstreams", "downstreams"]
 

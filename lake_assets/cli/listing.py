@@ -10,7 +10,7 @@ from lake_assets.cli.options import Json, Scope
 from lake_assets.cli.render import emit_json, err, heading, human_bytes, out, progress
 from lake_assets.cli.session import current_lake
 from lake_assets.lake.catalog import DatasetSummary, Selection, datasets, summary
-from lake_assets.lake.errors import CorruptObject
+from lake_assets.lake.contract.errors import CorruptObject
 from lake_assets.lake.lake import Lake
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from lake_assets.cli import data, inspect, lineage_tree, listing, publishing, session, verify
-from lake_assets.lake.errors import LakeError
+from lake_assets.lake.contract.errors import LakeError
 
 EXIT_ERROR = 1
 EXIT_INTERNAL = 3

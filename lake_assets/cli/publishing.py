@@ -13,12 +13,12 @@ from isal import igzip
 
 from lake_assets.cli.render import emit_json, out, ref_json
 from lake_assets.cli.session import current_lake
-from lake_assets.lake.errors import AlreadyPublished, LakeError
-from lake_assets.lake.refs import GrosRef
-from lake_assets.lake.uri import TagKind, parse_uri
+from lake_assets.lake.contract.errors import AlreadyPublished, LakeError
+from lake_assets.lake.contract.refs import GrosRef
+from lake_assets.lake.contract.uri import TagKind, parse_uri
 
 if TYPE_CHECKING:
-    from lake_assets.lake import codec
+    from lake_assets.lake.codec import gzip_csv as codec
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -79,7 +79,9 @@ def _summary(ref: GrosRef) -> str:
 def encode_file(path: Path) -> codec.Encoded:
     """The file's bytes as a data object (a plain CSV is gzipped, a gzip CSV kept as is),
     once it parses as UTF-8 CSV with a header row."""
-    from lake_assets.lake import codec  # pandas and pyarrow: not for the rest of `lake`
+    from lake_assets.lake.codec import (
+        gzip_csv as codec,
+    )  # pandas and pyarrow: not for the rest of `lake`
 
     try:
         raw = path.read_bytes()

@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from lake_assets.lake.refs import GrosRef
+from lake_assets.lake.contract.refs import GrosRef
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

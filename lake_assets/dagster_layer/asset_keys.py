@@ -14,9 +14,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dagster import AssetKey
+from dagster import AssetKey, MetadataValue
 
 from lake_assets.lake import DatasetId, LakeError, parse_uri
+from lake_assets.lake.contract.uri import SCHEME
 
 URI_METADATA_KEY = "gros_uri"
 """Asset metadata naming the dataset (`gros://repo/branch`); input metadata naming the URI,
@@ -25,14 +26,19 @@ with its tag, that a dataset reads an upstream by."""
 _OTHER = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-def branch_spelling(branch: str) -> str:
-    """The branch as the key's first component: `/` -> `.`, any other character Dagster does
-    not accept in a check name -> `_`."""
-    return _OTHER.sub("_", branch.replace("/", "."))
-
-
 def asset_key(dataset: DatasetId) -> AssetKey:
-    return AssetKey([branch_spelling(dataset.branch), dataset.repo])
+    """`[branch, repo]`, the branch spelled for Dagster: `/` -> `.`, any other character it
+    does not accept in a check name -> `_`."""
+    return AssetKey([_OTHER.sub("_", dataset.branch.replace("/", ".")), dataset.repo])
+
+
+def dataset_metadata(dataset: DatasetId) -> dict[str, MetadataValue]:
+    """The exact dataset behind the key, as the asset's metadata (`dataset_of` reads it)."""
+    return {
+        URI_METADATA_KEY: MetadataValue.text(f"{SCHEME}{dataset}"),
+        "repo": MetadataValue.text(dataset.repo),
+        "branch": MetadataValue.text(dataset.branch),
+    }
 
 
 def check_spellings(datasets: Iterable[DatasetId]) -> None:
@@ -50,32 +56,18 @@ def check_spellings(datasets: Iterable[DatasetId]) -> None:
             )
 
 
-def dataset_or_none(key: AssetKey, metadata: Mapping[str, Any] | None = None) -> DatasetId | None:
-    """The dataset behind an asset key: from its `gros_uri` metadata, else from the key itself
-    when the branch needs no spelling. None for an asset that is not a lake dataset."""
-    declared = (metadata or {}).get(URI_METADATA_KEY)
-    if declared is not None:
-        text = getattr(declared, "value", declared)
-        try:
-            return parse_uri(str(text)).dataset
-        except LakeError:
-            return None
-    if len(key.path) != 2:
-        return None
-    branch, repo = key.path
-    try:
-        dataset = DatasetId(repo, branch)
-    except LakeError:
-        return None
-    return dataset if asset_key(dataset) == key else None
-
-
 def dataset_of(key: AssetKey, metadata: Mapping[str, Any] | None = None) -> DatasetId:
-    """As `dataset_or_none`, raising for an asset that is not a lake dataset."""
-    dataset = dataset_or_none(key, metadata)
-    if dataset is None:
-        raise LakeError(
-            f"asset {key.to_user_string()} is not a lake dataset: its key must be "
-            f"[branch, repo] with {URI_METADATA_KEY!r} metadata naming gros://repo/branch"
-        )
-    return dataset
+    """The dataset behind an asset key: from its `gros_uri` metadata, else from the key itself
+    when the branch needs no spelling; raises for an asset that is not a lake dataset."""
+    declared = (metadata or {}).get(URI_METADATA_KEY)
+    try:
+        if declared is not None:
+            return parse_uri(str(getattr(declared, "value", declared))).dataset
+        if len(key.path) == 2 and asset_key(ds := DatasetId(key.path[1], key.path[0])) == key:
+            return ds
+    except LakeError:
+        pass
+    raise LakeError(
+        f"asset {key.to_user_string()} is not a lake dataset: its key must be "
+        f"[branch, repo] with {URI_METADATA_KEY!r} metadata naming gros://repo/branch"
+    )

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 from dagster import (
     AssetExecutionContext,
@@ -30,9 +31,13 @@ from dagster import (
     in_process_executor,
     multi_asset,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from lake_assets.dagster_layer.asset_keys import URI_METADATA_KEY, asset_key, check_spellings
+from lake_assets.dagster_layer.asset_keys import (
+    URI_METADATA_KEY,
+    asset_key,
+    check_spellings,
+    dataset_metadata,
+)
 from lake_assets.dagster_layer.checks import (
     QUARANTINE_CHECK,
     SCHEMA_CHECK,
@@ -42,10 +47,13 @@ from lake_assets.dagster_layer.checks import (
 )
 from lake_assets.dagster_layer.compute import Body, asset_body
 from lake_assets.dagster_layer.declare import LAYERS, Dataset, DeclarationError
+from lake_assets.dagster_layer.internals import UnresolvedAssetJobDefinition
 from lake_assets.dagster_layer.io_manager import HEAVY_METADATA_KEY
 from lake_assets.dagster_layer.partition_mappings import partition_mapping
-from lake_assets.lake import DatasetId, GrosUri, InvalidName, LakeError
-from lake_assets.lake.names import default_branch, validate_branch
+from lake_assets.lake import DatasetId, GrosUri, InvalidName, LakeError, TagKind
+from lake_assets.lake.contract.names import default_branch, validate_branch
+from lake_assets.lake.contract.uri import SCHEME
+from lake_assets.lake.watching.pointers import Edge
 
 DATASET_KINDS = {"pandas", "csv", "s3"}
 SOURCE_KINDS = {"csv", "s3"}
@@ -88,23 +96,61 @@ def op_name(dataset: DatasetId) -> str:
 
 @dataclass(frozen=True)
 class LakeGraph:
-    """The resolved graph: every dataset's id and the explicit URIs of its upstreams."""
+    """The resolved declarations, which both the assets and the lake sensor are built from:
+    every dataset's id, the explicit URIs of its upstreams, the external sources known."""
 
     branch: str
     datasets: dict[DatasetId, Dataset]
     uris: dict[DatasetId, dict[str, GrosUri]]
+    sources: dict[str, ExternalSource]
 
-    @property
-    def external(self) -> dict[DatasetId, list[GrosUri]]:
-        found: dict[DatasetId, list[GrosUri]] = {}
-        for uris in self.uris.values():
+    @cached_property
+    def external(self) -> dict[DatasetId, list[tuple[DatasetId, GrosUri]]]:
+        """Upstreams read here but published elsewhere: which dataset reads each, by which URI."""
+        found: dict[DatasetId, list[tuple[DatasetId, GrosUri]]] = {}
+        for did, uris in self.uris.items():
             for uri in uris.values():
                 if uri.dataset not in self.datasets:
-                    found.setdefault(uri.dataset, []).append(uri)
+                    found.setdefault(uri.dataset, []).append((did, uri))
         return found
 
+    @cached_property
+    def edges(self) -> tuple[Edge, ...]:
+        """One per dataset and upstream, with the tag it is read by (no tag when it is read
+        both with and without one: that read triggers)."""
+        found: dict[tuple[DatasetId, DatasetId], Edge] = {}
+        for did, uris in self.uris.items():
+            for uri in sorted(uris.values(), key=lambda u: u.kind is TagKind.NONE):
+                found[did, uri.dataset] = Edge(did, uri.dataset, uri.kind, uri.tag)
+        return tuple(sorted(found.values(), key=str))
 
-def resolve(datasets: Sequence[Dataset], branch: str | None = None) -> LakeGraph:
+    @cached_property
+    def watched(self) -> list[DatasetId]:
+        """Every upstream whose `latest` can trigger a dataset built here."""
+        return sorted({e.upstream for e in self.edges if e.kind is TagKind.NONE})
+
+    @cached_property
+    def partitions(self) -> dict[DatasetId, DailyPartitionsDefinition]:
+        """Every dataset's days: a declared one's span; an external one's from the first day a
+        reader needs (or a date tag names) up to its source's `end_date`."""
+        found = {d: daily(ds.spec.start_date, ds.spec.end_date) for d, ds in self.datasets.items()}
+        for did, reads in self.external.items():
+            days = [self.datasets[r].spec.start_date for r, _ in reads]
+            start = min(days + [dt.date.fromisoformat(u.date) for _, u in reads if u.date])
+            info = self.source(did)
+            end = _end_date(did, info.end_date, start) if info and info.end_date else None
+            found[did] = daily(start, end)
+        return found
+
+    def source(self, did: DatasetId) -> ExternalSource | None:
+        return self.sources.get(f"{SCHEME}{did}") or self.sources.get(f"{SCHEME}{did.repo}")
+
+
+def resolve(
+    datasets: Sequence[Dataset],
+    branch: str | None = None,
+    external: Sequence[ExternalSource] = (),
+) -> LakeGraph:
     """Give every dataset its branch and every upstream an explicit one; reject duplicates
     and cycles, naming the datasets involved."""
     branch = deployment_branch() if branch is None else validate_branch(branch)
@@ -130,7 +176,7 @@ def resolve(datasets: Sequence[Dataset], branch: str | None = None) -> LakeGraph
         except LakeError as e:
             raise DeclarationError(f"dataset {did}: {e}") from None
     _reject_cycles(by_id, uris)
-    graph = LakeGraph(branch, by_id, uris)
+    graph = LakeGraph(branch, by_id, uris, {src.uri: src for src in external})
     try:
         check_spellings([*by_id, *graph.external])
     except LakeError as e:
@@ -169,8 +215,10 @@ def _reject_cycles(by_id: dict[DatasetId, Dataset], uris: dict[DatasetId, dict[s
             visit(node)
 
 
+@cache
 def daily(start: dt.date, end: dt.date | None = None) -> DailyPartitionsDefinition:
-    """Days from `start` up to `end` (exclusive, as Dagster's), else up to today."""
+    """Days from `start` up to `end` (exclusive, as Dagster's), else up to today; one object
+    per span."""
     return DailyPartitionsDefinition(
         start_date=start.isoformat(), end_date=end.isoformat() if end else None
     )
@@ -188,7 +236,7 @@ def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinitio
         )
         for name, uri in uris.items()
     }
-    partitions = daily(ds.spec.start_date, ds.spec.end_date)
+    partitions = graph.partitions[did]
     checks = [
         check_spec(
             SCHEMA_CHECK,
@@ -217,7 +265,7 @@ def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinitio
         owners=ds.spec.owners or None,
         kinds=DATASET_KINDS,
         metadata={
-            **_dataset_metadata(did),
+            **dataset_metadata(did),
             "dagster/column_schema": table_schema(ds.schema),
             "owners": MetadataValue.json(ds.spec.owners),
             "layer": ds.layer,
@@ -240,30 +288,18 @@ def _with_context_annotation(body: Body) -> Body:
     return body
 
 
-def external_spec(graph: LakeGraph, did: DatasetId, known: dict[str, ExternalSource]) -> AssetSpec:
-    readers = sorted(
-        str(d) for d, uris in graph.uris.items() if any(u.dataset == did for u in uris.values())
-    )
-    starts = [graph.datasets[DatasetId(*r.split("/", 1))].spec.start_date for r in readers]
-    dated = [
-        dt.date.fromisoformat(u.date)
-        for u in graph.external[did]
-        if u.date is not None  # a date tag must be a partition of the source
-    ]
-    info = known.get(f"gros://{did}") or known.get(f"gros://{did.repo}")
-    start = min(starts + dated)
-    end = _end_date(did, info.end_date, start) if info and info.end_date else None
+def external_spec(graph: LakeGraph, did: DatasetId) -> AssetSpec:
+    readers = ", ".join(sorted({str(r) for r, _ in graph.external[did]}))
+    info = graph.source(did)
     return AssetSpec(
         key=asset_key(did),
         group_name=SOURCES_GROUP,
         kinds=SOURCE_KINDS,
-        partitions_def=daily(start, end),
+        partitions_def=graph.partitions[did],
         description=(info.description if info and info.description else None)
-        or f"Published outside this code location (by {did.repo}'s own CI); read by "
-        + ", ".join(readers)
-        + ".",
+        or f"Published outside this code location (by {did.repo}'s own CI); read by {readers}.",
         owners=list(info.owners) if info else None,
-        metadata=_dataset_metadata(did),
+        metadata=dataset_metadata(did),
     )
 
 
@@ -282,38 +318,17 @@ def _end_date(did: DatasetId, end: str | dt.date, start: dt.date) -> dt.date:
     return day
 
 
-def _dataset_metadata(did: DatasetId) -> dict[str, MetadataValue]:
-    """The exact dataset behind the key (the key spells the branch for Dagster)."""
-    return {
-        URI_METADATA_KEY: MetadataValue.text(f"gros://{did}"),
-        "repo": MetadataValue.text(did.repo),
-        "branch": MetadataValue.text(did.branch),
-    }
-
-
-def build_assets(
-    datasets: Sequence[Dataset],
-    *,
-    branch: str | None = None,
-    external: Sequence[ExternalSource] = (),
-    batch: int | None = None,
-) -> list[AssetsDefinition | AssetSpec]:
-    graph = resolve(datasets, branch)
+def build_assets(graph: LakeGraph, batch: int | None = None) -> list[AssetsDefinition | AssetSpec]:
     batch = backfill_batch() if batch is None else batch
-    known = {src.uri: src for src in external}
     built: list[AssetsDefinition | AssetSpec] = [
         build_asset(graph, did, batch) for did in sorted(graph.datasets)
     ]
-    built += [external_spec(graph, did, known) for did in sorted(graph.external)]
-    return built
+    return built + [external_spec(graph, did) for did in sorted(graph.external)]
 
 
-def pipeline_jobs(
-    datasets: Sequence[Dataset], branch: str | None = None
-) -> list[UnresolvedAssetJobDefinition]:
+def pipeline_jobs(graph: LakeGraph) -> list[UnresolvedAssetJobDefinition]:
     """One job over every layer per span of days (asset jobs need a single partitioning);
     `dagster job backfill -j lake_pipeline` runs it partition by partition."""
-    graph = resolve(datasets, branch)
     spans = sorted(
         {(ds.spec.start_date, ds.spec.end_date) for ds in graph.datasets.values()},
         key=lambda span: (span[0], span[1] or dt.date.max),
@@ -342,17 +357,11 @@ def pipeline_jobs(
     return jobs
 
 
-def build_definitions(
-    datasets: Sequence[Dataset],
-    *,
-    branch: str | None = None,
-    external: Sequence[ExternalSource] = (),
-    batch: int | None = None,
-) -> Definitions:
+def build_definitions(graph: LakeGraph, batch: int | None = None) -> Definitions:
     """Assets, external sources, blocking checks and the pipeline job. Runs execute their
     steps in one process, so a backfill batch is one pod on Kubernetes."""
     return Definitions(
-        assets=build_assets(datasets, branch=branch, external=external, batch=batch),
-        jobs=pipeline_jobs(datasets, branch),
+        assets=build_assets(graph, batch),
+        jobs=pipeline_jobs(graph),
         executor=in_process_executor,
     )

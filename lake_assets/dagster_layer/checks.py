@@ -27,11 +27,9 @@ from dagster import (
     TableSchema,
     TypeCheck,
 )
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from lake_assets.dagster_layer.context import DatasetContext
+from lake_assets.dagster_layer.internals import AssetCheckEvaluationTargetMaterializationData
 
 SchemaLike = pa.DataFrameSchema | type[pa.DataFrameModel]
 SCHEMA_CHECK = "schema"

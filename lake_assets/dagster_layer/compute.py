@@ -21,9 +21,6 @@ from dagster import (
     MetadataValue,
     Output,
 )
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from lake_assets.dagster_layer.checks import (
     QUARANTINE_CHECK,
@@ -35,6 +32,7 @@ from lake_assets.dagster_layer.checks import (
 )
 from lake_assets.dagster_layer.context import DatasetContext
 from lake_assets.dagster_layer.declare import Dataset
+from lake_assets.dagster_layer.internals import AssetCheckEvaluationTargetMaterializationData
 from lake_assets.dagster_layer.scope import step_scope
 from lake_assets.lake import DatasetId, GrosRef, GrosUri, TagKind, lineage
 
@@ -71,7 +69,7 @@ def asset_body(ds: Dataset, dataset_id: DatasetId, uris: Mapping[str, GrosUri]) 
                     f"{first.check!r} failed: {first.problem}. Nothing was published."
                 ),
                 metadata={
-                    "dataset": f"gros://{dataset_id}",
+                    "dataset": str(GrosUri(dataset_id, TagKind.NONE)),
                     "failed_partitions": MetadataValue.json(days),
                 },
             )

@@ -37,8 +37,8 @@ from pydantic import (
 
 from lake_assets.dagster_layer.checks import SchemaLike, as_schema, schema_fingerprint
 from lake_assets.lake import DatasetId, GrosUri, LakeError, parse_uri
-from lake_assets.lake.names import validate_repo
-from lake_assets.lake.uri import SCHEME
+from lake_assets.lake.contract.names import validate_repo
+from lake_assets.lake.contract.uri import SCHEME
 
 LAYERS = ("bronze", "silver", "gold")
 CONTEXT_PARAM = "context"

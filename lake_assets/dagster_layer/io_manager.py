@@ -23,15 +23,16 @@ from lake_assets.dagster_layer.scope import step_scope
 from lake_assets.lake import (
     DatasetId,
     GrosRef,
+    GrosUri,
     Lake,
     LakeError,
     NotFound,
     TagKind,
-    codec,
     lineage,
 )
-from lake_assets.lake import columns as colspec
-from lake_assets.lake.uri import parse_uri
+from lake_assets.lake.codec import columns as colspec
+from lake_assets.lake.codec import gzip_csv as codec
+from lake_assets.lake.contract.uri import parse_uri
 
 HEAVY_METADATA_KEY = "lake/heavy"
 """Asset metadata: the dataset's runs need a bigger Kubernetes pod."""
@@ -44,7 +45,7 @@ dataset. The sensor requests a partition again only when one of them differs."""
 def ref_metadata(ref: GrosRef) -> dict[str, Any]:
     """What a materialization (or observation) of one version shows in the UI."""
     meta: dict[str, Any] = {
-        "gros_uri": MetadataValue.text(ref.version_uri),
+        URI_METADATA_KEY: MetadataValue.text(ref.version_uri),
         "lake_key": MetadataValue.path(ref.dataset.data_key(ref.date)),
     }
     if ref.sha256:
@@ -134,7 +135,7 @@ class LakeIOManager(ConfigurableIOManager):
         else:
             upstream = context.upstream_output
             meta = upstream.definition_metadata if upstream is not None else None
-            uri = parse_uri(f"gros://{dataset_of(context.asset_key, meta)}")
+            uri = GrosUri(dataset_of(context.asset_key, meta), TagKind.NONE)
         lake = self._lake()
         scope = step_scope(context.step_context)
         if uri.kind is not TagKind.NONE:

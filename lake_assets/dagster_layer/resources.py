@@ -1,38 +1,50 @@
-"""The lake as a Dagster resource, with S3 clients made by dagster-aws's `S3Resource`."""
+"""The lake as a Dagster resource: dagster-aws's S3 settings, merged into the lake's own
+S3 configuration (SigV4, its pool and timeouts), so a step's `gros://` reads and its IO
+manager share one `Lake` and one client."""
 
+from typing import Any
 from urllib.parse import urlparse
 
-from dagster import ConfigurableResource
-from dagster_aws.s3 import S3Resource
-from pydantic import Field, PrivateAttr
+from botocore import UNSIGNED
+from botocore.config import Config
+from dagster_aws.s3.resources import ResourceWithS3Configuration
+from pydantic import Field
 
 from lake_assets.lake import Lake
-from lake_assets.lake.store import lake_url, open_store
+from lake_assets.lake.storage.store import lake_url
 
 
-class LakeResource(ConfigurableResource):
-    """The lake root (`LAKE_URL` when unset: the same default as every other process).
-
-    S3 endpoint and region default to the standard AWS chain (`AWS_ENDPOINT_URL_S3`, ...)."""
+class LakeResource(ResourceWithS3Configuration):
+    """The lake root (`LAKE_URL` when unset: the same default as every other process), with
+    S3 settings named as dagster-aws's `S3Resource` names them; unset ones come from the
+    standard AWS chain (`AWS_ENDPOINT_URL_S3`, `AWS_REGION`, ...)."""
 
     lake_url: str | None = Field(
         default=None, description="s3://BUCKET[/PREFIX], file:///PATH or a path; else LAKE_URL."
     )
-    endpoint_url: str | None = Field(default=None, description="An S3-compatible endpoint.")
-    region_name: str | None = None
-    _lake: Lake | None = PrivateAttr(default=None)
 
     @property
     def url(self) -> str:
         return self.lake_url or lake_url()
 
+    def client_options(self) -> dict[str, Any]:
+        """The settings that differ from dagster-aws's defaults, as boto3 client arguments:
+        left at their defaults, the resource opens the very lake `gros://` reads open."""
+        fields = ResourceWithS3Configuration.model_fields
+        options = {
+            name: getattr(self, name)
+            for name in fields
+            if getattr(self, name) != fields[name].default
+        }
+        config = {}
+        if (attempts := options.pop("max_attempts", None)) is not None:
+            config["retries"] = {"max_attempts": attempts, "mode": "standard"}
+        if options.pop("use_unsigned_session", False):
+            config["signature_version"] = UNSIGNED
+        if config:
+            options["config"] = Config(**config)
+        return options
+
     def get_lake(self) -> Lake:
-        """One `Lake` (and S3 client) per resource instance."""
-        if self._lake is None:
-            url = self.url
-            options = {}
-            if urlparse(url).scheme == "s3":
-                s3 = S3Resource(endpoint_url=self.endpoint_url, region_name=self.region_name)
-                options["client"] = s3.get_client()
-            self._lake = Lake(open_store(url, **options))
-        return self._lake
+        url = self.url
+        return Lake.open(url, **(self.client_options() if urlparse(url).scheme == "s3" else {}))

@@ -13,16 +13,17 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
+    RunsFilter,
 )
-from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
-from dagster._core.storage.dagster_run import RunsFilter
-from dagster._core.storage.tags import (
+
+from lake_assets.dagster_layer.internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
     SENSOR_NAME_TAG,
+    BulkActionsFilter,
+    BulkActionStatus,
 )
-
 from lake_assets.dagster_layer.io_manager import INPUT_VERSIONS_KEY
 from lake_assets.lake import DatasetId
 

@@ -3,9 +3,7 @@ Python API) are recorded against `(run_id, step_key)`, and that step's outputs l
 
 from __future__ import annotations
 
-from dagster import OpExecutionContext
-from dagster._core.errors import DagsterInvariantViolationError
-from dagster._core.execution.context.system import StepExecutionContext
+from dagster import DagsterInvariantViolationError, OpExecutionContext, StepExecutionContext
 
 from lake_assets.lake import lineage
 

@@ -21,19 +21,19 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.storage.tags import (
+
+from lake_assets.dagster_layer.asset_keys import asset_key
+from lake_assets.dagster_layer.build import LakeGraph, backfill_batch
+from lake_assets.dagster_layer.internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-
-from lake_assets.dagster_layer.asset_keys import asset_key
-from lake_assets.dagster_layer.build import backfill_batch
-from lake_assets.dagster_layer.graph import LakeGraph
 from lake_assets.dagster_layer.io_manager import ref_metadata
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.run_state import Built, InFlight, materialized_since
 from lake_assets.lake import DatasetId, GrosRef, Lake, TagKind
-from lake_assets.lake.cascade import (
+from lake_assets.lake.contract.uri import SCHEME
+from lake_assets.lake.watching.cascade import (
     GIVE_UP,
     SINGLE_DAY,
     Chain,
@@ -44,8 +44,8 @@ from lake_assets.lake.cascade import (
     run_key,
     runs,
 )
-from lake_assets.lake.sweep import Mark, sweep
-from lake_assets.lake.watch import POLL_WORKERS, Edge, Pointer, poll, verify
+from lake_assets.lake.watching.pointers import POLL_WORKERS, Edge, Pointer, poll, verify
+from lake_assets.lake.watching.sweep import Mark, sweep
 from lake_assets.operations.k8s_tags import k8s_config_tags
 
 SENSOR_NAME = "lake_upstream_latest"
@@ -119,17 +119,12 @@ def register_downstreams(lake: Lake, graph: LakeGraph, edges: Sequence[Edge]) ->
     by, in parallel."""
 
     def one(edge: Edge) -> None:
-        parts = graph.partitions.get(edge.downstream)
-        first = parts.get_first_partition_key() if parts is not None else None
-        dates = [first] if first else lake.dates(edge.downstream)
+        down = edge.downstream
+        first = graph.partitions[down].get_first_partition_key()
+        dates = [first] if first else lake.dates(down)
         if not dates:
             return
-        ref = GrosRef(
-            repo=edge.downstream.repo,
-            branch=edge.downstream.branch,
-            date=dates[0],
-            uri=f"gros://{edge.downstream}",
-        )
+        ref = GrosRef(repo=down.repo, branch=down.branch, date=dates[0], uri=f"{SCHEME}{down}")
         lake.register_downstream(
             edge.upstream, ref, None if edge.kind is TagKind.NONE else edge.tag
         )
@@ -138,20 +133,16 @@ def register_downstreams(lake: Lake, graph: LakeGraph, edges: Sequence[Edge]) ->
         list(pool.map(one, edges))
 
 
-def build_upstream_sensor(assets: Iterable[object]) -> SensorDefinition:
-    return sensor_for_graph(LakeGraph.from_assets(assets))
-
-
-def sensor_for_graph(graph: LakeGraph) -> SensorDefinition:
+def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
     """One sensor for every dataset built here. Three ways to see a written date: Dagster's
     own materialization events (this location's runs, at once), a conditional GET of each
     watched `latest` (new days, one cheap request each) and a sweep of SWEEP_PER_TICK watched
     `data/` listings per tick (a republish of any date by anyone, within a full pass). A tick's
     work is bounded: at most MAX_CHANGES pointer changes and MAX_REGISTRATIONS registrations,
     the rest waits for the next tick (their cursor entries stay as they were)."""
-    chain = Chain.of(graph.edges, graph.built)
+    chain = Chain.of(graph.edges, graph.datasets)
     fingerprint = _fingerprint(graph)
-    keys = {ds: asset_key(ds) for ds in graph.built}
+    keys = {ds: asset_key(ds) for ds in graph.datasets}
     by_key = {k: ds for ds, k in keys.items()}
 
     @sensor(
@@ -274,8 +265,7 @@ def _fingerprint(graph: LakeGraph) -> str:
 
 
 def _in_partitions(graph: LakeGraph, ds: DatasetId, date: str) -> bool:
-    parts = graph.partitions.get(ds)
-    return parts is None or parts.has_partition_key(date)
+    return graph.partitions[ds].has_partition_key(date)
 
 
 def _sweep_turn(watched: Sequence[DatasetId], position: int) -> list[DatasetId]:
@@ -289,9 +279,9 @@ def _sweep_turn(watched: Sequence[DatasetId], position: int) -> list[DatasetId]:
 
 def _by_partitions(graph: LakeGraph, days: list[Day]) -> list[list[Day]]:
     """A run's assets share one partitions definition: split members that do not."""
-    groups: list[tuple[PartitionsDefinition | None, list[DatasetId]]] = []
+    groups: list[tuple[PartitionsDefinition, list[DatasetId]]] = []
     for m in days[0].members:
-        parts = graph.partitions.get(m)
+        parts = graph.partitions[m]
         for p, ms in groups:
             if p == parts:
                 ms.append(m)
@@ -309,7 +299,7 @@ def _request(days: list[Day], graph: LakeGraph, built: Built) -> RunRequest:
     heads = sorted({str(h) for d in days for h in d.heads})
     why = f"{', '.join(heads)} for {first}" + (f"..{last}" if last != first else "")
     tags = {TRIGGER_TAG: why}
-    if any(m in graph.heavy for m in members):
+    if any(graph.datasets[m].spec.heavy for m in members):
         tags.update(k8s_config_tags(heavy=True))
     ids = {(m, d.date): built.storage_id(m, d.date) for d in days for m in members}
     if len(days) > 1:
@@ -335,7 +325,7 @@ def _external_events(
         events.append(
             AssetMaterialization(
                 asset_key=asset_key(ds),
-                partition=date if graph.partitions.get(ds) else None,
+                partition=date,
                 metadata=ref_metadata(GrosRef(repo=ds.repo, branch=ds.branch, date=date)),
                 description="published outside this code location",
             )

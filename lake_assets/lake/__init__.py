@@ -3,7 +3,7 @@
 Independent of Dagster, so notebooks and other teams' jobs use it with nothing else.
 """
 
-from lake_assets.lake.errors import (
+from lake_assets.lake.contract.errors import (
     AlreadyPublished,
     CorruptObject,
     InvalidName,
@@ -15,10 +15,10 @@ from lake_assets.lake.errors import (
     StoreUnavailable,
     UnknownDataset,
 )
-from lake_assets.lake.keys import DatasetId
+from lake_assets.lake.contract.keys import DatasetId
+from lake_assets.lake.contract.refs import GrosRef, ProductionRecord
+from lake_assets.lake.contract.uri import GrosUri, TagKind, parse_uri
 from lake_assets.lake.lake import Lake
-from lake_assets.lake.refs import GrosRef, ProductionRecord
-from lake_assets.lake.uri import GrosUri, TagKind, parse_uri
 
 __all__ = [
     "AlreadyPublished",

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lake_assets.lake import suggest
-from lake_assets.lake.keys import DatasetId, dataset_of_prefix
+from lake_assets.lake.contract.keys import DatasetId, dataset_of_prefix
+from lake_assets.lake.contract.names import validate_branch, validate_repo
+from lake_assets.lake.contract.uri import SCHEME
 from lake_assets.lake.lake import Lake
-from lake_assets.lake.names import validate_branch, validate_repo
-
-SCHEME = "gros://"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 
-from lake_assets.lake.refs import GrosRef
-from lake_assets.lake.uri import TagKind, parse_uri
+from lake_assets.lake.contract.refs import GrosRef
+from lake_assets.lake.contract.uri import TagKind, parse_uri
 
 PROCESS_SCOPE = "process"
 

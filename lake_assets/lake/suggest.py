@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import unquote
 
-from lake_assets.lake.errors import UnknownDataset
-from lake_assets.lake.keys import DatasetId, dataset_of_prefix
-from lake_assets.lake.names import quote_name, validate_repo
-from lake_assets.lake.store import Store
+from lake_assets.lake.contract.errors import UnknownDataset
+from lake_assets.lake.contract.keys import DatasetId, dataset_of_prefix
+from lake_assets.lake.contract.names import quote_name, validate_repo
+from lake_assets.lake.storage.store import Store
 
 SHOWN_NAMES = 10
 """Names listed in a message at most; a lake with hundreds of branches gets `and N more`."""

@@ -1,7 +1,7 @@
 """Operations of the deployment: log retention and per-run Kubernetes sizing."""
 
 from lake_assets.operations.cleanup import CleanupReport, CleanupSettings, clean_up_runs
-from lake_assets.operations.jobs import LogCleanupConfig, log_cleanup_job
+from lake_assets.operations.jobs import log_cleanup_job
 from lake_assets.operations.k8s_tags import K8S_CONFIG_TAG, k8s_config, k8s_config_tags
 from lake_assets.operations.schedules import log_cleanup_schedule
 
@@ -14,7 +14,6 @@ __all__ = [
     "OPERATIONS_SCHEDULES",
     "CleanupReport",
     "CleanupSettings",
-    "LogCleanupConfig",
     "clean_up_runs",
     "k8s_config",
     "k8s_config_tags",

@@ -15,11 +15,12 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
-from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+from dagster import Config, DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
+from pydantic import Field
 
+from lake_assets.dagster_layer.internals import FINISHED_STATUSES, local_compute_log_dir
 from lake_assets.operations.event_log_pruning import (
     EventLogPruner,
     EventVolume,
@@ -36,28 +37,23 @@ UNFINISHED_STATUSES: list[DagsterRunStatus] = [
 ]
 
 
-@dataclass(frozen=True)
-class CleanupSettings:
-    """What to clean and how; ``now`` is injectable so tests can age runs without waiting."""
+class CleanupSettings(Config):
+    """What to clean and how: the log-cleanup job's run config (defaults are the production
+    settings)."""
 
-    retention_days: int = 30
-    batch_size: int = 500
-    dry_run: bool = False
-    vacuum: str = "plain"
-    full_scan: bool = False
-    now: datetime | None = None
-
-    def __post_init__(self) -> None:
-        if self.retention_days < 1:
-            raise ValueError(f"retention_days must be at least 1, got {self.retention_days}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.vacuum not in ("none", "plain", "full"):
-            raise ValueError(f"vacuum must be one of none, plain, full; got {self.vacuum!r}")
-
-    @property
-    def cutoff(self) -> datetime:
-        return (self.now or datetime.now(UTC)) - timedelta(days=self.retention_days)
+    retention_days: int = Field(default=30, ge=1, description="Keep full logs this many days.")
+    batch_size: int = Field(default=500, ge=1, description="Runs handled per batch.")
+    dry_run: bool = Field(default=False, description="Only report what would be removed.")
+    vacuum: Literal["none", "plain", "full"] = Field(
+        default="plain",
+        description=(
+            "After deleting: 'plain' VACUUM makes the space reusable without blocking writers; "
+            "'full' also returns it to the file system but locks event_logs while it runs."
+        ),
+    )
+    full_scan: bool = Field(
+        default=False, description="Rescan all run history instead of starting at the watermark."
+    )
 
 
 @dataclass
@@ -117,10 +113,10 @@ def _ended_at(record: RunRecord) -> float:
 def _compute_log_bytes(instance: DagsterInstance, run_id: str) -> int:
     """Bytes of a run's captured stdout/stderr where they are local files; remote managers
     (S3, GCS) are cleaned through the same API but their size is not listed."""
-    manager = instance.compute_log_manager
-    if not isinstance(manager, LocalComputeLogManager):
+    base_dir = local_compute_log_dir(instance.compute_log_manager)
+    if base_dir is None:
         return 0
-    root = os.path.join(manager._base_dir, run_id)
+    root = os.path.join(base_dir, run_id)
     total = 0
     for directory, _, files in os.walk(root):
         total += sum(os.path.getsize(os.path.join(directory, name)) for name in files)
@@ -166,10 +162,12 @@ def clean_up_runs(
     instance: DagsterInstance,
     settings: CleanupSettings,
     log: Callable[[str], None] = lambda _message: None,
+    now: datetime | None = None,
 ) -> CleanupReport:
-    """One retention pass over the instance, in batches of ``settings.batch_size`` runs."""
+    """One retention pass over the instance, in batches of ``settings.batch_size`` runs;
+    ``now`` is injectable so tests can age runs without waiting."""
     pruner: EventLogPruner = pruner_for(instance.event_log_storage)
-    cutoff = settings.cutoff
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.retention_days)
     watermark = None if settings.full_scan else _read_watermark(instance)
     # One second of overlap: creation timestamps of neighbouring runs can tie.
     scan_from = watermark - timedelta(seconds=1) if watermark else None

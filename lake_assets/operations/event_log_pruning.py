@@ -14,28 +14,32 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import sqlalchemy as db
-from dagster import DagsterInstance, DagsterRunStatus
-from dagster._core.events import (
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    EventLogEntry,
+    deserialize_value,
+)
+from sqlalchemy.engine import Connection
+
+from lake_assets.dagster_layer.internals import (
     ASSET_CHECK_EVENTS,
     ASSET_EVENTS,
     EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
-    DagsterEventType,
-)
-from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
-from dagster._core.storage.event_log.base import EventLogStorage
-from dagster._core.storage.event_log.schema import (
+    FINISHED_STATUSES,
     AssetCheckExecutionsTable,
+    EventLogStorage,
+    RunsTable,
+    RunTagsTable,
+    SqlEventLogStorage,
     SqlEventLogStorageTable,
+    SqliteEventLogStorage,
+    SqlRunStorage,
+    event_log_engine,
+    forget_shard,
+    unwrap_event_log_storage,
 )
-from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster._core.storage.legacy_storage import LegacyEventLogStorage
-from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
-from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
-from dagster_shared.serdes import deserialize_value
-from sqlalchemy.engine import Connection
-from sqlalchemy.pool import NullPool
 
 ASSET_HISTORY_EVENT_TYPES: frozenset[str] = frozenset(
     event_type.value for event_type in ASSET_EVENTS | ASSET_CHECK_EVENTS
@@ -369,7 +373,7 @@ class EventLogPruner:
             statement = "VACUUM"
         else:
             return
-        engine = _engine_of(self._storage)
+        engine = event_log_engine(self._storage)
         if engine is None:
             return
         with engine.connect() as conn:
@@ -436,7 +440,7 @@ class RunShardedEventLogPruner(EventLogPruner):
             path = self._sharded.path_for_shard(run_id) + suffix
             if os.path.exists(path):
                 os.remove(path)
-        self._sharded._initialized_dbs.discard(run_id)
+        forget_shard(self._sharded, run_id)
 
     def reclaim_space(self, full: bool) -> None:
         for run_id in self._pruned:
@@ -447,22 +451,9 @@ class RunShardedEventLogPruner(EventLogPruner):
         self._pruned.clear()
 
 
-def _engine_of(storage: SqlEventLogStorage) -> db.engine.Engine | None:
-    """The storage's engine (PostgreSQL, MySQL) or one for its file (consolidated SQLite):
-    VACUUM cannot run inside the transaction ``index_connection`` opens."""
-    engine = getattr(storage, "_engine", None)
-    if isinstance(engine, db.engine.Engine):
-        return engine
-    conn_string = getattr(storage, "_conn_string", None)
-    if isinstance(conn_string, str):
-        return db.create_engine(conn_string, poolclass=NullPool)
-    return None
-
-
 def pruner_for(storage: EventLogStorage) -> EventLogPruner:
     """Pick the pruner for the instance's event log storage; fail clearly on one we can't prune."""
-    while isinstance(storage, LegacyEventLogStorage):
-        storage = storage._storage.event_log_storage
+    storage = unwrap_event_log_storage(storage)
     if isinstance(storage, SqliteEventLogStorage):
         return RunShardedEventLogPruner(storage)
     if isinstance(storage, SqlEventLogStorage) and not storage.is_run_sharded:

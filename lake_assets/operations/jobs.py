@@ -1,9 +1,6 @@
 """The log-cleanup job: one op that runs a retention pass and reports it."""
 
-from typing import Literal
-
 import dagster as dg
-from pydantic import Field
 
 from lake_assets.operations.cleanup import CleanupSettings, clean_up_runs
 
@@ -11,35 +8,10 @@ OPERATION_TAG = "lake_assets/operation"
 """Run tag of maintenance runs; the Helm values limit runs with it to one at a time."""
 
 
-class LogCleanupConfig(dg.Config):
-    """Run config of the log cleanup (defaults are the production settings)."""
-
-    retention_days: int = Field(default=30, ge=1, description="Keep full logs this many days.")
-    batch_size: int = Field(default=500, ge=1, description="Runs handled per batch.")
-    dry_run: bool = Field(default=False, description="Only report what would be removed.")
-    vacuum: Literal["none", "plain", "full"] = Field(
-        default="plain",
-        description=(
-            "After deleting: 'plain' VACUUM makes the space reusable without blocking writers; "
-            "'full' also returns it to the file system but locks event_logs while it runs."
-        ),
-    )
-    full_scan: bool = Field(
-        default=False, description="Rescan all run history instead of starting at the watermark."
-    )
-
-
 @dg.op(out=dg.Out(dg.Nothing))
-def clean_up_run_logs(context: dg.OpExecutionContext, config: LogCleanupConfig):
+def clean_up_run_logs(context: dg.OpExecutionContext, config: CleanupSettings):
     """Prune old runs' bulky events and compute logs, keeping all asset history."""
-    settings = CleanupSettings(
-        retention_days=config.retention_days,
-        batch_size=config.batch_size,
-        dry_run=config.dry_run,
-        vacuum=config.vacuum,
-        full_scan=config.full_scan,
-    )
-    report = clean_up_runs(context.instance, settings, log=context.log.info)
+    report = clean_up_runs(context.instance, config, log=context.log.info)
     verb = "would remove" if report.dry_run else "removed"
     context.log.info(
         f"log cleanup {verb}: {report.runs_deleted} runs deleted whole, "

@@ -12,6 +12,8 @@ import pandera.pandas as pa
 from pandera.typing import Series
 from pydantic import BaseModel, ConfigDict, Field
 
+from lake_assets.lake.contract.uri import SCHEME
+
 FLIGHTS_RAW = [
     "year",
     "month",
@@ -78,7 +80,7 @@ class Ingestion(BaseModel):
     """Where a bronze partition came from, as the lake recorded the read."""
 
     model_config = ConfigDict(frozen=True)
-    source_uri: str = Field(pattern=r"^gros://[^:]+:\d{4}-\d{2}-\d{2}$")
+    source_uri: str = Field(pattern=f"^{SCHEME}" + r"[^:]+:\d{4}-\d{2}-\d{2}$")
     source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     ingested_at: dt.datetime
 
@@ -86,7 +88,7 @@ class Ingestion(BaseModel):
 def _bronze(name: str, raw: list[str]) -> pa.DataFrameSchema:
     """As received: every delivered column must be there, with whatever values it holds."""
     columns = {c: pa.Column(None, nullable=True, required=True) for c in raw}
-    columns["_source_uri"] = pa.Column(str, pa.Check.str_startswith("gros://"))
+    columns["_source_uri"] = pa.Column(str, pa.Check.str_startswith(SCHEME))
     columns["_source_sha256"] = pa.Column(str, pa.Check.str_matches(r"^[0-9a-f]{64}$"))
     columns["_ingested_at"] = pa.Column(UTC, coerce=True)
     return pa.DataFrameSchema(columns, name=name)

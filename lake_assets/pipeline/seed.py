@@ -18,8 +18,8 @@ import pandas as pd
 
 import lake_assets
 from lake_assets.lake import AlreadyPublished, LakeError, UnknownDataset
-from lake_assets.lake.names import validate_date
-from lake_assets.lake.store import lake_url
+from lake_assets.lake.contract.names import validate_date
+from lake_assets.lake.storage.store import lake_url
 from lake_assets.pipeline import nycflights, sources
 
 FIRST_DAY = nycflights.FIRST_DAY

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+
 import pandas as pd
 import pytest
 
@@ -78,3 +81,40 @@ def test_unreachable_s3(cli, s3_endpoint: str, lake_url: str) -> None:
     lake_cli("--lake", "s3://no-such-bucket-here", "verify").error(
         "bucket 'no-such-bucket-here' does not exist"
     )
+
+
+FOREIGN = DatasetId("foreign", "master")
+
+
+def test_head_and_cat_refuse_data_objects_that_break_the_contract(cli, raw: RawLake) -> None:
+    """gzip of UTF-8 CSV is the contract: a 0-byte object, text that is not UTF-8, a gzip cut
+    short or corrupt each fail with one line naming the object, never exit 0."""
+    text = ("id,name\n" + "".join(f"{i},é{i}\n" for i in range(30_000))).encode()
+    whole = gzip.compress(text)
+    corrupt = bytearray(whole)
+    corrupt[40:80] = os.urandom(40)
+    objects = {
+        "2024-01-01": (b"", "is empty (0 bytes), not a gzip file"),
+        "2024-01-02": (gzip.compress("id,name\n1,é\n".encode("latin-1")), "is not UTF-8"),
+        "2024-01-03": (gzip.compress(os.urandom(4096)), "is not UTF-8"),
+        "2024-01-04": (gzip.compress(text + "é".encode()[:1]), "is not UTF-8"),  # cut short
+        "2024-01-05": (whole[: len(whole) // 2], "is not a valid gzip file"),
+        "2024-01-06": (bytes(corrupt), "is not a valid gzip file"),
+    }
+    for day, (data, _) in objects.items():
+        raw.put(FOREIGN.data_key(day), data)
+    for day, (_, message) in objects.items():
+        key = FOREIGN.data_key(day)
+        cli("cat", f"gros://foreign:{day}").error(key, message)
+        if day not in ("2024-01-04", "2024-01-05"):  # `head` reads only the start of those
+            cli("head", f"gros://foreign:{day}").error(key, message)
+    assert cli("cat", "gros://foreign:2024-01-02").out == ""  # nothing of a bad chunk is written
+
+    # the same text whole: multi-byte characters straddle cat's chunks, and that is fine
+    raw.put(FOREIGN.data_key("2024-01-07"), whole)
+    assert cli("cat", "gros://foreign:2024-01-07").ok().out == text.decode()
+    assert cli("head", "gros://foreign:2024-01-07", "-n", "1").ok().out == "id,name\n0,é0\n"
+    # a gzip of nothing is a valid object (a frame of no columns): empty output, exit 0
+    raw.put(FOREIGN.data_key("2024-01-08"), gzip.compress(b""))
+    assert cli("cat", "gros://foreign:2024-01-08").ok().out == ""
+    assert cli("head", "gros://foreign:2024-01-08").ok().out == ""

@@ -17,7 +17,7 @@ from dagster._core.storage.tags import (
 )
 
 import lake_assets
-from lake_assets.dagster_layer.build import asset_key, build_assets
+from lake_assets.dagster_layer.build import asset_key, build_assets, resolve
 from lake_assets.dagster_layer.context import DatasetContext
 from lake_assets.dagster_layer.declare import dataset
 from lake_assets.lake import DatasetId, Lake
@@ -43,7 +43,7 @@ def checked(numbers: pd.DataFrame, context: DatasetContext) -> pd.DataFrame:
     return pd.DataFrame({"n": kept["n"] + kept["shift"]})
 
 
-ASSETS = build_assets([checked], branch="master")
+ASSETS = build_assets(resolve([checked], "master"))
 RANGE = "2013-01-01", "2013-01-03"
 
 
@@ -241,7 +241,7 @@ def test_a_branch_with_a_slash_materializes(
     from lake_assets_tests.dagster_layer.conftest import lake_resources
 
     publish("2013-01-01", [7])
-    assets = build_assets([checked], branch="feature/x")
+    assets = build_assets(resolve([checked], "feature/x"))
     result = materialize(
         assets,
         resources=lake_resources(lake_env),

@@ -17,7 +17,12 @@ from dagster import (
 )
 
 from lake_assets.dagster_layer.asset_keys import dataset_of
-from lake_assets.dagster_layer.build import ExternalSource, build_assets, build_definitions
+from lake_assets.dagster_layer.build import (
+    ExternalSource,
+    build_assets,
+    build_definitions,
+    resolve,
+)
 from lake_assets.dagster_layer.declare import Dataset, DeclarationError, dataset
 from lake_assets.lake import DatasetId, LakeError
 
@@ -85,12 +90,12 @@ def test_a_cycle_fails_at_definition_load() -> None:
     b = declare("b", {"up": "gros://a"})
     c = declare("c", {"up": "gros://b:latest"})
     with pytest.raises(DeclarationError, match=r"cycle: .*a/master -> .*b/master -> .*c/master"):
-        build_assets([a, b, c], branch="master")
+        resolve([a, b, c], "master")
 
 
 def test_two_datasets_with_the_same_repo_and_branch_fail() -> None:
     with pytest.raises(DeclarationError) as e:
-        build_assets([declare("twice"), declare("twice", layer="gold")], branch="master")
+        resolve([declare("twice"), declare("twice", layer="gold")], "master")
     assert "dataset twice/master: declared twice" in str(e.value)
 
 
@@ -99,7 +104,7 @@ def test_keys_follow_the_deployment_branch(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("LAKE_BRANCH", "feature/x")
     bronze = declare("bronze_x", {"src": "gros://source"}, layer="bronze")
     silver = declare("silver_x", {"b": "gros://bronze_x", "pinned": "gros://bronze_x/master:-2"})
-    found = assets_by_key(build_assets([bronze, silver]))
+    found = assets_by_key(build_assets(resolve([bronze, silver])))
     assert set(found) == {
         AssetKey(["feature.x", "bronze_x"]),
         AssetKey(["feature.x", "silver_x"]),
@@ -128,7 +133,7 @@ def test_tags_become_partition_mappings_and_uri_metadata() -> None:
             "pinned": "gros://e:2013-01-05",
         },
     )
-    [asset_def] = [a for a in build_assets([ds], branch="master") if not isinstance(a, AssetSpec)]
+    [asset_def] = [a for a in build_assets(resolve([ds], "master")) if not isinstance(a, AssetSpec)]
     key = AssetKey(["master", "mapped"])
     mapping = {
         name: asset_def.get_partition_mapping(up)
@@ -161,7 +166,7 @@ def test_an_asset_carries_what_the_issue_lists(monkeypatch: pytest.MonkeyPatch) 
         description="What it is.",
         quarantine_budget=0.1,
     )
-    defs = build_definitions([ds], branch="master")
+    defs = build_definitions(resolve([ds], "master"))
     graph = defs.resolve_asset_graph()
     key = AssetKey(["master", "carried"])
     node = graph.get(key)
@@ -199,7 +204,7 @@ def test_the_code_version_follows_the_source_and_the_schema() -> None:
 def test_a_bad_backfill_batch_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAKE_BACKFILL_BATCH", "zero")
     with pytest.raises(DeclarationError, match="LAKE_BACKFILL_BATCH='zero'"):
-        build_assets([declare("b")], branch="master")
+        build_assets(resolve([declare("b")], "master"))
 
 
 def test_the_pipeline_definitions_load() -> None:
@@ -228,7 +233,7 @@ def test_a_key_spells_the_branch_for_dagster_and_metadata_keeps_it(
     `/` or `+` loads, since the key holds only characters Dagster's check names accept."""
     bronze = declare("bronze_x", layer="bronze")
     silver = declare("silver_x", {"b": "gros://bronze_x"})
-    defs = build_definitions([bronze, silver], branch=branch)
+    defs = build_definitions(resolve([bronze, silver], branch))
     graph = defs.resolve_asset_graph()
     key = AssetKey([spelled, "silver_x"])
     assert graph.get(key).metadata["branch"].value == branch
@@ -240,7 +245,7 @@ def test_a_key_spells_the_branch_for_dagster_and_metadata_keeps_it(
 def test_two_branches_spelled_the_same_fail_at_load() -> None:
     ds = declare("reader", {"a": "gros://src/feature/x", "b": "gros://src/feature.x"})
     with pytest.raises(DeclarationError) as e:
-        build_assets([ds], branch="master")
+        resolve([ds], "master")
     message = str(e.value)
     assert "src/feature.x and src/feature/x" in message
     assert "'feature.x/src'" in message and "rename one of the branches" in message
@@ -260,9 +265,7 @@ def test_end_date_bounds_the_partitions_and_is_exclusive() -> None:
     year = declare("year", {"up": "gros://src"}, start_date="2013-01-01", end_date="2014-01-01")
     built = assets_by_key(
         build_assets(
-            [live, year],
-            branch="master",
-            external=[ExternalSource("gros://src", end_date="2014-01-01")],
+            resolve([live, year], "master", [ExternalSource("gros://src", end_date="2014-01-01")])
         )
     )
     year_parts = built[AssetKey(["master", "year"])].partitions_def
@@ -275,7 +278,7 @@ def test_end_date_bounds_the_partitions_and_is_exclusive() -> None:
         declare("bad", start_date="2013-01-01", end_date="2013-01-01")
     with pytest.raises(DeclarationError, match=r"external source src/master: end_date 2012"):
         build_assets(
-            [year], branch="master", external=[ExternalSource("gros://src", end_date="2012-06-01")]
+            resolve([year], "master", [ExternalSource("gros://src", end_date="2012-06-01")])
         )
 
 

@@ -22,7 +22,7 @@ from dagster import (
 )
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from lake_assets.dagster_layer.build import asset_key, build_assets
+from lake_assets.dagster_layer.build import asset_key, build_assets, resolve
 from lake_assets.dagster_layer.declare import dataset
 from lake_assets.lake import DatasetId, Lake
 from lake_assets_tests.dagster_layer.test_blocking_checks import (
@@ -134,7 +134,7 @@ def test_a_bronze_dataset_shows_real_column_types_and_a_preview(
 ) -> None:
     for i, day in enumerate(DAYS[:2]):
         publish(day, list(range(3 + 4 * i)))
-    assets = build_assets([raw_delivery], branch="master")
+    assets = build_assets(resolve([raw_delivery], "master"))
     [built] = [a for a in assets if isinstance(a, AssetsDefinition)]
     declared = built.specs_by_key[asset_key(RAW_OUT)].metadata["dagster/column_schema"]
     assert {c.name: c.type for c in declared.columns} == {"carrier": "any", "delay": "any"}
@@ -175,7 +175,7 @@ def test_partitioned_checks_are_built_without_preview_warnings() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         filters = list(warnings.filters)
-        assets = build_assets([checked], branch="master")
+        assets = build_assets(resolve([checked], "master"))
         assert warnings.filters == filters, "the filter is scoped to the check specs"
     assert not [w for w in caught if issubclass(w.category, PreviewWarning)]
     [built] = [a for a in assets if isinstance(a, AssetsDefinition)]

@@ -12,7 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lake_assets.lake import codec, lineage
+from lake_assets.lake import lineage
+from lake_assets.lake.codec import gzip_csv as codec
 from lake_assets_tests.raw_lake import RawLake
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,6 +9,7 @@ import pytest
 
 import lake_assets
 from lake_assets.lake import AlreadyPublished, InvalidName, InvalidUri, Lake, UnknownDataset
+from lake_assets_tests.raw_lake import RawLake
 
 
 def test_publish_read_resolve_dates(lake_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,3 +97,15 @@ def test_publish_refuses_a_published_date_unless_overwrite(lake_env: str) -> Non
     record = lake.record(third.dataset, "2013-01-03")
     info = lake.store.head(third.dataset.data_key("2013-01-03"))
     assert record is not None and info is not None and record.data_etag == info.etag
+
+
+def test_an_empty_branch_is_an_error_not_the_default(lake_env: str, raw: RawLake) -> None:
+    """A branch deployment whose branch variable came out empty must never write (or read)
+    the default branch: None means the default, "" is an invalid name."""
+    with pytest.raises(InvalidName, match="invalid branch ''"):
+        lake_assets.publish(pd.DataFrame({"a": [1]}), "r", "", "2024-01-01", [])
+    lake_assets.publish(pd.DataFrame({"a": [1]}), "r", None, "2024-01-01", [])
+    with pytest.raises(InvalidName, match="invalid branch ''"):
+        lake_assets.dates("r", "")
+    keys = raw.all_keys()
+    assert keys and all("/r/master/" in k for k in keys), keys

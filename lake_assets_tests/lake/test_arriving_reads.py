@@ -12,10 +12,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from lake_assets.lake import DatasetId, Lake, StoreUnavailable, codec, segmented_gzip
-from lake_assets.lake import columns as colspec
-from lake_assets.lake import lake as lake_module
-from lake_assets.lake.arriving import Arriving
+from lake_assets.lake import DatasetId, Lake, StoreUnavailable
+from lake_assets.lake import reading as lake_module
+from lake_assets.lake.codec import columns as colspec
+from lake_assets.lake.codec import gzip_csv as codec
+from lake_assets.lake.codec import segmented_gzip
+from lake_assets.lake.storage.arriving import Arriving
 
 from .test_segmented_gzip import awkward_frame
 

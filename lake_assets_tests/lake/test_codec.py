@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import lake_assets
 from lake_assets.lake import CorruptObject, DatasetId, Lake
 from lake_assets_tests.raw_lake import RawLake
 
@@ -147,10 +149,6 @@ def test_all_null_string_column_keeps_its_dtype(lake: Lake) -> None:
     pd.testing.assert_frame_equal(roundtrip(lake, df), df)
 
 
-# Known codec bugs, reported to the lead (codec.py is owned elsewhere). strict: when a fix
-# lands these XPASS and fail, so the marker goes with the fix.
-
-
 def test_null_row_of_a_single_column_frame_is_kept(lake: Lake) -> None:
     df = pd.DataFrame({"f": [1.5, None, 2.5]})
     pd.testing.assert_frame_equal(roundtrip(lake, df), df)
@@ -185,3 +183,73 @@ def test_multi_block_frames_round_trip_on_both_parse_paths(lake: Lake, with_newl
     pd.testing.assert_frame_equal(roundtrip(lake, df), df)
     record = lake.record(DS, "2024-01-01")
     assert record is not None and record.newlines_in_values is with_newline
+
+
+FOREIGN = DatasetId("foreign", "master")
+
+
+def foreign_reads(lake: Lake, raw: RawLake, lake_url: str, text: bytes) -> list[pd.DataFrame]:
+    """`text`, gzipped, as a foreign producer's data object (no production record), read by
+    pandas, by `Lake.read` and by `lake_assets.read`."""
+    data = gzip.compress(text)
+    raw.put(FOREIGN.data_key("2024-01-01"), data)
+    uri = f"gros://{FOREIGN}:2024-01-01"
+    want = pd.read_csv(io.BytesIO(data), compression="gzip")
+    return [want, lake.read(uri), lake_assets.read(uri, lake_url=lake_url)]
+
+
+@pytest.mark.parametrize(
+    "text", [b"a,b", b"a,b\n", b"a,b\r\n", b'"a","b"', b"a", b"a\n", b'"a\nb",c']
+)
+def test_header_without_rows_is_an_empty_frame(
+    lake: Lake, raw: RawLake, lake_url: str, text: bytes
+) -> None:
+    """A header and no rows, with or without a final line break: the empty frame with those
+    columns (of the dtype pandas gives an empty column), not CorruptObject."""
+    want, *ours = foreign_reads(lake, raw, lake_url, text)
+    assert len(want) == 0 and len(want.columns) > 0
+    for got in ours:
+        pd.testing.assert_frame_equal(got, want)
+
+
+WIDE = [2**64, -(2**63) - 1, 123456789012345678901234567890]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            b"a,b\n" + b"".join(b"%d,%d\n" % (v, i) for i, v in enumerate(WIDE)), id="ints"
+        ),
+        pytest.param(b"a,b\n18446744073709551615,1\n0,2\n", id="uint64"),
+        pytest.param(b"a,b\n18446744073709551616,1\n,2\n-1,3\n", id="ints-null"),
+        pytest.param(b'a\n"-9223372036854775809"\n5\n', id="one-column-quoted"),
+        pytest.param(b"a,b\n" + str(10**400).encode() + b",1\n", id="beyond-double"),
+        pytest.param(b"a,b\n1e19,1\n2.5,2\n", id="doubles-stay"),
+    ],
+)
+def test_foreign_integers_beyond_int64_stay_exact(
+    lake: Lake, raw: RawLake, lake_url: str, text: bytes
+) -> None:
+    """Integers int64 cannot hold come back as pandas reads them: Python ints in an object
+    column (uint64 when all fit one), never doubles that lost digits."""
+    want, *ours = foreign_reads(lake, raw, lake_url, text)
+    for got in ours:
+        pd.testing.assert_frame_equal(got, want)
+        assert [type(v) for v in got["a"]] == [type(v) for v in want["a"]]
+
+
+def test_python_ints_beyond_int64_round_trip(lake: Lake, raw: RawLake) -> None:
+    big = [*WIDE, 2**64 - 1, None, 10**80]
+    df = pd.DataFrame({"big": pd.Series(big, dtype=object), "n": range(len(big))})
+    out = roundtrip(lake, df)
+    # a null comes back as pandas reads one in such a column: NaN
+    want = df.assign(big=pd.Series([np.nan if v is None else v for v in big], dtype=object))
+    pd.testing.assert_frame_equal(out, want)
+    assert [type(v) for v in out["big"]] == [int, int, int, int, float, int]
+    record = lake.record(DS, "2024-01-01")
+    assert record is not None
+    assert {c["name"]: c["type"] for c in record.columns} == {"big": "integer", "n": "int64"}
+    # and a foreign reader gets them exact too
+    data = raw.get(DS.data_key("2024-01-01"))
+    pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(data), compression="gzip"), want)

@@ -158,7 +158,7 @@ def test_publish_killed_before_latest(
 KILLED_WRITES = """
 import os, signal, sys
 from pathlib import Path
-from lake_assets.lake.store_local import LocalStore
+from lake_assets.lake.storage.local import LocalStore
 store = LocalStore(Path(sys.argv[1]))
 def dying_fsync(fd):
     os.kill(os.getpid(), signal.SIGKILL)

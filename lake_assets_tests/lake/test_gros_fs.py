@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import textwrap
+from pathlib import Path
 
+import fsspec
 import pandas as pd
 import pytest
 
-from lake_assets.lake import DatasetId, Lake
+from lake_assets.lake import CorruptObject, DatasetId, Lake
+from lake_assets_tests.raw_lake import RawLake
 
 from .conftest import run_python
 
@@ -108,3 +113,43 @@ def test_a_misspelled_dataset_is_one_file_not_found_line(lake_env: str, lake: La
         "FileNotFoundError: nyc_flights/master has no data for 2013-02-01; "
         "nyc_flights/master has 1 date, the newest: 2013-01-01"
     )
+
+
+CORRUPT = {
+    "truncated gzip": gzip.compress(b"a,b\n1,2\n")[:-6],
+    "not gzip": b"a,b\n1,2\n",
+    "latin-1 text": gzip.compress("name\ncaf\xe9\n".encode("latin-1")),
+    "binary": gzip.compress(bytes(range(256)) * 4),
+}
+
+
+@pytest.mark.parametrize("what", CORRUPT)
+def test_a_corrupt_object_names_itself(what: str, lake_env: str, raw: RawLake) -> None:
+    """pandas meets a CorruptObject naming the key, not a bare gzip or Unicode error."""
+    key = "asset/broken/master/data/2024-01-01.csv.gz"
+    raw.put(key, CORRUPT[what])
+    with pytest.raises(CorruptObject, match=re.escape(key)):
+        pd.read_csv("gros://broken:2024-01-01")
+
+
+def test_info_and_open_agree(lake_env: str, lake: Lake, tmp_path: Path) -> None:
+    """`info` gives the size of the text `open` yields, so fsspec's ranged reads and block
+    cache work on it."""
+    df = pd.DataFrame({"n": range(2000), "s": [f"row {i}" for i in range(2000)]})
+    lake.publish(df, DatasetId("sized", "master"), "2024-01-01", upstreams=[])
+    fs = fsspec.filesystem("gros")
+    with fs.open("gros://sized") as f:
+        text = f.read()
+    assert fs.info("gros://sized")["size"] == len(text) > lake.resolve("gros://sized").bytes
+    assert fs.cat_file("gros://sized", start=-12) == text[-12:]
+    assert fs.read_block("gros://sized", 1000, 500, delimiter=b"\n") == _block(text, 1000, 500)
+    with fsspec.open("blockcache::gros://sized", blockcache={"cache_storage": str(tmp_path)}) as f:
+        assert f.read() == text
+    assert pd.read_csv("gros://sized").equals(df)
+
+
+def _block(text: bytes, offset: int, length: int) -> bytes:
+    """fsspec's `read_block` with a delimiter: from after the first delimiter at or past
+    `offset` to the first one at or past `offset + length`, inclusive."""
+    start = text.index(b"\n", offset) + 1
+    return text[start : text.index(b"\n", offset + length) + 1]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lake_assets.lake.errors import InvalidName, LakeError
-from lake_assets.lake.keys import DatasetId, dataset_of_prefix, date_of_data_key
-from lake_assets.lake.names import branch_problem, quote_name
-from lake_assets.lake.store_local import LocalStore
-from lake_assets.lake.store_s3 import S3Store
+from lake_assets.lake.contract.errors import InvalidName, LakeError
+from lake_assets.lake.contract.keys import DatasetId, dataset_of_prefix, date_of_data_key
+from lake_assets.lake.contract.names import branch_problem, quote_name
+from lake_assets.lake.storage.local import LocalStore
+from lake_assets.lake.storage.s3 import S3Store
 
 
 def test_spec_keys_with_a_slash_in_the_branch() -> None:

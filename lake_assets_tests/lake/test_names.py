@@ -8,8 +8,13 @@ import subprocess
 
 import pytest
 
-from lake_assets.lake.errors import InvalidName
-from lake_assets.lake.names import quote_name, validate_branch, validate_date, validate_repo
+from lake_assets.lake.contract.errors import InvalidName
+from lake_assets.lake.contract.names import (
+    quote_name,
+    validate_branch,
+    validate_date,
+    validate_repo,
+)
 
 GOOD_REPOS = ["a", "flights", "A-1.2_x", "_x", "9lives", "x" * 100, "a..b"]
 BAD_REPOS = ["", "..", ".", "/x", "x/y", "-x", ".x", "x" * 101, "a b", "ü", "a:b", "a\n", "%2F"]

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lake_assets.lake import NotFound, StoreUnavailable
-from lake_assets.lake import presigned_gets as presigned_module
-from lake_assets.lake.store_s3 import S3Store
+from lake_assets.lake.storage import presigned_gets as presigned_module
+from lake_assets.lake.storage.s3 import S3Store
 from lake_assets_tests.s3_requests import watching_requests
 
 AWKWARD_KEYS = [

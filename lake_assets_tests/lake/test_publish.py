@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from lake_assets.lake import DatasetId, GrosRef, Lake, LakeError, lineage
-from lake_assets.lake.store import Store
+from lake_assets.lake.storage.store import Store
 from lake_assets_tests.raw_lake import RawLake
 
 UP = DatasetId("weather", "master")

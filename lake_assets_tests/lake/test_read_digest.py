@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from lake_assets.lake import DatasetId, Lake
-from lake_assets.lake import lake as lake_module
+from lake_assets.lake import reading as lake_module
 from lake_assets_tests.raw_lake import RawLake
 
 DS = DatasetId("digest", "master")

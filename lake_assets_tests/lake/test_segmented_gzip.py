@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lake_assets.lake import CorruptObject, codec, segmented_gzip
-from lake_assets.lake import columns as colspec
+from lake_assets.lake import CorruptObject
+from lake_assets.lake.codec import columns as colspec
+from lake_assets.lake.codec import gzip_csv as codec
+from lake_assets.lake.codec import segmented_gzip
 
 from .test_codec import AWKWARD_STRINGS
 

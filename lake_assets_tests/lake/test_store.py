@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from lake_assets.lake.errors import LakeError, NotFound
-from lake_assets.lake.store import Store, open_store
-from lake_assets.lake.store_local import LocalStore
-from lake_assets.lake.store_s3 import S3Store
+from lake_assets.lake.contract.errors import LakeError, NotFound
+from lake_assets.lake.storage.local import LocalStore
+from lake_assets.lake.storage.s3 import S3Store
+from lake_assets.lake.storage.store import Store, open_store
 from lake_assets_tests.raw_lake import RawLake
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from lake_assets.lake import DatasetId, Lake
-from lake_assets.lake.cascade import Day, runs
-from lake_assets.lake.store import ObjectInfo
-from lake_assets.lake.sweep import Mark, sweep, written_since
+from lake_assets.lake.storage.store import ObjectInfo
+from lake_assets.lake.watching.cascade import Day, runs
+from lake_assets.lake.watching.sweep import Mark, sweep, written_since
 
 DS = DatasetId("flights", "master")
 

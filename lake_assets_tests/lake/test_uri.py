@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from lake_assets.lake import InvalidUri, Lake, TagKind, parse_uri
-from lake_assets.lake.keys import DatasetId
+from lake_assets.lake.contract.keys import DatasetId
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_errors_come_before_any_io(uri: str) -> None:
 
 
 def test_bad_names_in_publish_come_before_any_io() -> None:
-    from lake_assets.lake.errors import InvalidName
+    from lake_assets.lake.contract.errors import InvalidName
 
     dead = Lake.open("s3://some-bucket/lake", endpoint_url="http://127.0.0.1:9")
     df = pd.DataFrame({"a": [1]})

@@ -12,7 +12,12 @@ from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 
-from lake_assets.operations import CleanupSettings, clean_up_runs, log_cleanup_job
+from lake_assets.operations import (
+    CleanupReport,
+    CleanupSettings,
+    clean_up_runs,
+    log_cleanup_job,
+)
 from lake_assets.operations.cleanup import WATERMARK_KEY
 from lake_assets.operations.event_log_pruning import KEPT_EVENT_TYPES, pruner_for
 from lake_assets_tests.operations.asset_history import capture
@@ -31,13 +36,11 @@ CHECK_PLANNED = "ASSET_CHECK_EVALUATION_PLANNED"
 RETENTION_DAYS = 30
 
 
-def _settings(history: History, **overrides) -> CleanupSettings:
-    """Settings whose cutoff falls exactly on the scenario's boundary."""
-    return CleanupSettings(
-        retention_days=RETENTION_DAYS,
-        now=history.boundary + timedelta(days=RETENTION_DAYS),
-        **{"batch_size": 3, **overrides},
-    )
+def _clean(instance: DagsterInstance, history: History, log=lambda _: None, **kw) -> CleanupReport:
+    """A pass whose cutoff falls exactly on the scenario's boundary."""
+    settings = CleanupSettings(retention_days=RETENTION_DAYS, **{"batch_size": 3, **kw})
+    now = history.boundary + timedelta(days=RETENTION_DAYS)
+    return clean_up_runs(instance, settings, log=log, now=now)
 
 
 def _event_types(instance: DagsterInstance, run_id: str) -> list[str | None]:
@@ -108,7 +111,7 @@ def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: Dags
     assert daily["status"]["failed"] == [FAILING_PARTITION]
     assert daily["status"]["in_progress"] == [STUCK_PARTITIONS[1]]
 
-    report = clean_up_runs(instance, _settings(history, vacuum="full"))
+    report = _clean(instance, history, vacuum="full")
 
     assert before == capture(instance, PARTITIONS_DEFS)
     assert report.runs_deleted == len(history.no_asset_runs)
@@ -145,7 +148,7 @@ def test_capture_notices_a_needed_plan_removed(single_table_instance: DagsterIns
     the before/after comparison sees it."""
     instance = single_table_instance
     history = build_history(instance)
-    clean_up_runs(instance, _settings(history))
+    _clean(instance, history)
     after = capture(instance, PARTITIONS_DEFS)
 
     _delete_plan(instance, history.asset_runs[6])
@@ -173,13 +176,13 @@ def test_dry_run_changes_nothing_and_predicts_the_real_run(storage_instance: Dag
     all_runs = [*history.asset_runs, *history.failed_runs, *history.no_asset_runs]
     rows_before = _event_rows(instance, all_runs)
 
-    predicted = clean_up_runs(instance, _settings(history, dry_run=True))
+    predicted = _clean(instance, history, dry_run=True)
 
     assert _event_rows(instance, all_runs) == rows_before
     assert all(instance.get_run_by_id(run_id) for run_id in history.no_asset_runs)
     assert instance.run_storage.get_cursor_values({WATERMARK_KEY}) == {}
     assert before == capture(instance, PARTITIONS_DEFS)
-    actual = clean_up_runs(instance, _settings(history))
+    actual = _clean(instance, history)
     assert predicted.metadata() | {"dry_run": False} == actual.metadata()
     assert predicted.events_removed > 0
 
@@ -189,14 +192,14 @@ def test_second_pass_starts_at_the_watermark_and_removes_nothing(
 ):
     instance = storage_instance
     history = build_history(instance)
-    first = clean_up_runs(instance, _settings(history))
+    first = _clean(instance, history)
     watermark = instance.run_storage.get_cursor_values({WATERMARK_KEY})[WATERMARK_KEY]
     waiting = instance.get_run_record_by_id(history.unfinished_runs[0])
     assert waiting is not None
     # The oldest unstarted run holds the watermark back, so it is looked at again once it ends.
     assert watermark == waiting.create_timestamp.isoformat()
 
-    second = clean_up_runs(instance, _settings(history))
+    second = _clean(instance, history)
 
     assert first.runs_examined > second.runs_examined
     assert (second.runs_deleted, second.runs_pruned, second.events_removed) == (0, 0, 0)
@@ -209,14 +212,14 @@ def test_run_sharded_sqlite_removes_deleted_runs_shard_files(tmp_path: Path):
         assert isinstance(storage, SqliteEventLogStorage)
         shards = {run_id: Path(storage.path_for_shard(run_id)) for run_id in history.no_asset_runs}
         assert all(path.exists() for path in shards.values())
-        clean_up_runs(instance, _settings(history))
+        _clean(instance, history)
         assert not any(path.exists() for path in shards.values())
 
 
 def test_job_reports_what_it_removed_as_output_metadata(tmp_path: Path):
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         history = build_history(instance)
-        expected = clean_up_runs(instance, _settings(history, dry_run=True))
+        expected = _clean(instance, history, dry_run=True)
         result = log_cleanup_job.execute_in_process(
             instance=instance,
             run_config={
@@ -238,7 +241,7 @@ def test_progress_is_logged_per_batch(tmp_path: Path):
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         history = build_history(instance)
         messages: list[str] = []
-        report = clean_up_runs(instance, _settings(history, batch_size=2), log=messages.append)
+        report = _clean(instance, history, log=messages.append, batch_size=2)
         batch_lines = [message for message in messages if message.startswith("batch ")]
         assert len(batch_lines) == report.batches >= 4
         assert f"{report.runs_deleted} deleted" in batch_lines[-1]
@@ -247,9 +250,9 @@ def test_progress_is_logged_per_batch(tmp_path: Path):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("retention_days", 0, "retention_days must be at least 1"),
-        ("batch_size", 0, "batch_size must be at least 1"),
-        ("vacuum", "sometimes", "vacuum must be one of none, plain, full"),
+        ("retention_days", 0, r"retention_days\s+Input should be greater than or equal to 1"),
+        ("batch_size", 0, r"batch_size\s+Input should be greater than or equal to 1"),
+        ("vacuum", "sometimes", r"vacuum\s+Input should be 'none', 'plain' or 'full'"),
     ],
 )
 def test_bad_settings_name_the_problem(field: str, value: object, message: str):
@@ -269,7 +272,7 @@ def test_only_kept_event_types_survive_in_the_table(tmp_path: Path):
     """Straight from the table: a pruned run keeps no engine, step or log row."""
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         history = build_history(instance)
-        clean_up_runs(instance, _settings(history))
+        _clean(instance, history)
         storage = instance.event_log_storage
         assert isinstance(storage, SqliteEventLogStorage)
         run_id = history.asset_runs[0]

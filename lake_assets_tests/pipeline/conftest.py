@@ -13,7 +13,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from lake_assets.dagster_layer.build import build_assets
+from lake_assets.dagster_layer.build import build_assets, resolve
 from lake_assets.pipeline.datasets import DATASETS, EXTERNAL
 from lake_assets_tests.dagster_layer.conftest import lake_resources
 
@@ -38,7 +38,7 @@ def raw_day(name: str, date: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def pipeline_assets() -> list[AssetsDefinition | AssetSpec]:
-    return build_assets(DATASETS, branch="master", external=EXTERNAL)
+    return build_assets(resolve(DATASETS, "master", EXTERNAL))
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from dagster._core.storage.tags import (
 from dagster._core.test_utils import create_run_for_test
 
 from lake_assets.dagster_layer import sensors
-from lake_assets.dagster_layer.build import ExternalSource, build_assets
+from lake_assets.dagster_layer.build import ExternalSource, build_assets, resolve
 from lake_assets.dagster_layer.declare import dataset
 from lake_assets.dagster_layer.sensors import SENSOR_NAME, TRIGGER_TAG, build_upstream_sensor
 from lake_assets.lake import DatasetId, GrosRef, Lake, StoreUnavailable
@@ -72,13 +72,13 @@ def gold(s: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
     return s
 
 
-ASSETS = build_assets(
+GRAPH = resolve(
     [bronze_a, bronze_b, silver_ab, gold],
-    branch="master",
-    external=[ExternalSource(f"gros://{d.repo}") for d in (SRC_A, SRC_B, REF)],
-    batch=31,
+    "master",
+    [ExternalSource(f"gros://{d.repo}") for d in (SRC_A, SRC_B, REF)],
 )
-SENSOR = build_upstream_sensor(ASSETS)
+ASSETS = build_assets(GRAPH, batch=31)
+SENSOR = build_upstream_sensor(GRAPH)
 CHAIN = ["master/bronze_a", "master/bronze_b", "master/silver_ab", "master/gold"]
 
 

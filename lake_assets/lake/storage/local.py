@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from lake_assets.lake.errors import LakeError
-from lake_assets.lake.store import ObjectInfo, Store
+from lake_assets.lake.contract.errors import LakeError
+from lake_assets.lake.storage.store import ObjectInfo, Store
 
 
 class LocalStore(Store):

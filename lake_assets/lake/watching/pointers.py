@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from lake_assets.lake.errors import CorruptObject
-from lake_assets.lake.keys import DatasetId
-from lake_assets.lake.refs import GrosRef
-from lake_assets.lake.store import ObjectInfo, Store
-from lake_assets.lake.uri import TagKind
+from lake_assets.lake.contract.errors import CorruptObject
+from lake_assets.lake.contract.keys import DatasetId
+from lake_assets.lake.contract.refs import GrosRef
+from lake_assets.lake.contract.uri import SCHEME, TagKind
+from lake_assets.lake.storage.store import ObjectInfo, Store
 
 POLL_WORKERS = 32
 
@@ -125,7 +125,7 @@ def _poll_listing(
         new: tuple[str, ...] = (newest,)
     else:
         new = tuple(d for d in sorted(infos) if before.date < d)
-    ref = GrosRef(repo=ds.repo, branch=ds.branch, date=newest, uri=f"gros://{ds}:{newest}")
+    ref = GrosRef(repo=ds.repo, branch=ds.branch, date=newest, uri=f"{SCHEME}{ds}:{newest}")
     return pointer, Change(ds, ref, new), None, 2
 
 

@@ -6,7 +6,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from lake_assets.lake.names import quote_name, validate_branch, validate_date, validate_repo
+from lake_assets.lake.contract.names import (
+    quote_name,
+    validate_branch,
+    validate_date,
+    validate_repo,
+)
 
 DATA_SUFFIX = ".csv.gz"
 _DATA_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv\.gz")

@@ -7,7 +7,7 @@ import os
 import re
 from urllib.parse import quote
 
-from lake_assets.lake.errors import InvalidName
+from lake_assets.lake.contract.errors import InvalidName
 
 DEFAULT_BRANCH = "master"
 _REPO = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")

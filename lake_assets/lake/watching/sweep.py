@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from lake_assets.lake.keys import DatasetId
-from lake_assets.lake.store import Store
+from lake_assets.lake.contract.keys import DatasetId
+from lake_assets.lake.storage.store import Store
 
 SWEEP_WORKERS = 16
 

@@ -16,11 +16,11 @@ import botocore.exceptions
 from botocore.config import Config
 from botocore.response import StreamingBody
 
-from lake_assets.lake.errors import LakeError, NotFound, StoreUnavailable
-from lake_assets.lake.presigned_gets import PresignedGets
-from lake_assets.lake.store import ObjectInfo, Store
+from lake_assets.lake.contract.errors import LakeError, NotFound, StoreUnavailable
+from lake_assets.lake.storage.presigned_gets import PresignedGets
+from lake_assets.lake.storage.store import ObjectInfo, Store
 
-_CONFIG = Config(
+CONFIG = Config(
     connect_timeout=5,
     read_timeout=60,
     retries={"max_attempts": 4, "mode": "standard"},
@@ -64,16 +64,20 @@ class S3Store(Store):
         """A boto3 client; the caller's `config` is merged over ours, and a bad option or
         partial credentials is a LakeError naming the option, never its value."""
         options = {k: v for k, v in options.items() if v is not None}
-        config = _CONFIG.merge(options.pop("config")) if "config" in options else _CONFIG
+        config = CONFIG.merge(options.pop("config")) if "config" in options else CONFIG
+        profile = options.pop("profile_name", None)
         try:
             with _session_lock:
-                return _session().client("s3", config=config, **options)
+                session = (
+                    _session() if profile is None else boto3.session.Session(profile_name=profile)
+                )
+                return session.client("s3", config=config, **options)
         except TypeError:
             raise LakeError(
                 f"unknown storage option among {sorted(options)} for {self.url}: S3 options "
                 "are boto3 client arguments such as endpoint_url or region_name"
             ) from None
-        except (ValueError, botocore.exceptions.BotoCoreError) as e:
+        except (ValueError, botocore.exceptions.BotoCoreError) as e:  # ProfileNotFound too
             raise StoreUnavailable(
                 f"cannot set up an S3 client for {self.url}: {type(e).__name__}"
                 + (

@@ -17,9 +17,9 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from lake_assets.lake.keys import DatasetId
-from lake_assets.lake.uri import TagKind
-from lake_assets.lake.watch import Edge
+from lake_assets.lake.contract.keys import DatasetId
+from lake_assets.lake.contract.uri import TagKind
+from lake_assets.lake.watching.pointers import Edge
 
 SINGLE_DAY = 1
 """Attempt number of a partition whose batched run failed: it is retried alone, so one bad

@@ -1,7 +1,7 @@
 """The data object's bytes: gzip UTF-8 CSV, formatted and parsed by pyarrow, deflated by isal.
 
-pyarrow formats and parses CSV in C++ (several times faster than pandas), and isal's gzip is
-much faster than zlib at a similar ratio. Nulls are unquoted empty fields and strings are always
+pyarrow formats and parses CSV in C++, and isal's gzip is much faster than zlib at a similar
+ratio. Nulls are unquoted empty fields and strings are always
 quoted, so a null and an empty string stay distinct on the way back. The gzip is segmented
 (`segmented_gzip`): one ordinary member for every reader, which ours inflates and parses a
 segment per core.
@@ -13,6 +13,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import math
 import os
 import zlib
 from collections.abc import Iterator, Mapping
@@ -26,13 +27,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from isal import igzip, igzip_lib
 
-from lake_assets.lake import segmented_gzip
-from lake_assets.lake.arriving import Arriving
-from lake_assets.lake.errors import CorruptObject, LakeError
+from lake_assets.lake.codec import columns, segmented_gzip
+from lake_assets.lake.contract.errors import CorruptObject, LakeError
+from lake_assets.lake.storage.arriving import Arriving
 
 COMPRESS_LEVEL = 3
-"""isal levels 0-3 compress at the same speed here; 3 gives the smallest objects (1.09x
-pandas' zlib level 9 on bench/io_bench.py's frame, level 0: 1.41x) and inflates fastest."""
+"""isal's levels 0-3 compress at about the same speed; 3 gives the smallest objects and
+inflates fastest."""
 SEGMENT_TEXT = 4 << 20
 """CSV text per gzip segment: small enough to balance two cores over a 1M-row partition and to
 bound what each parsing thread holds, large enough that the per-segment dictionary reset costs
@@ -42,8 +43,7 @@ _WRITE = pacsv.WriteOptions(batch_size=_SLICE_ROWS)
 _WRITE_ROWS = pacsv.WriteOptions(batch_size=_SLICE_ROWS, include_header=False)
 _READ = pacsv.ReadOptions(block_size=4 << 20)
 _STREAM = pacsv.ReadOptions(block_size=1 << 20)
-"""Small blocks bound what the streaming reader holds beyond the table (4 MiB blocks: about
-+30 MiB of peak on a 1M-row read)."""
+"""Small blocks bound what the streaming reader holds beyond the table."""
 _PARSE = pacsv.ParseOptions(newlines_in_values=True)
 _PARSE_LINES = pacsv.ParseOptions(newlines_in_values=False)
 _PARSE_SINGLE = pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
@@ -68,7 +68,7 @@ class Encoded:
 def encode(df: pd.DataFrame) -> Encoded:
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"a dataset partition is a pandas DataFrame, not {type(df).__name__}")
-    table = _compact_timestamps(pa.Table.from_pandas(df, preserve_index=False))
+    table = _compact_timestamps(columns.arrow_table(df))
     with ThreadPoolExecutor(_workers()) as pool:
         data = segmented_gzip.compress(_csv_segments(table), COMPRESS_LEVEL, pool)
     return Encoded(data, hashlib.sha256(data).hexdigest(), table.num_rows, _has_newlines(table))
@@ -165,6 +165,8 @@ def decode_table(
     if source.upto(2) != b"\x1f\x8b":
         raise CorruptObject(f"{key} is not a gzip file (it does not start with the gzip magic)")
     typed = dict(column_types or {})
+    integers = [name for name, t in typed.items() if isinstance(t, columns.IntegerType)]
+    typed.update((name, pa.string()) for name in integers)
     convert = pacsv.ConvertOptions(
         null_values=[""],
         strings_can_be_null=True,
@@ -172,7 +174,12 @@ def decode_table(
         column_types=typed,
     )
     try:
-        table = _parse(source, typed, convert, newlines)
+        try:
+            table = _parse(source, typed, convert, newlines)
+        except pa.ArrowInvalid as e:
+            table = _header_only(source.whole(), convert, e)
+        if table is not None:
+            table = _exact_integers(table, source.whole(), key, typed, integers)
     except LakeError:  # the store failed while the bytes arrived: not the object's fault
         raise
     except (OSError, EOFError, zlib.error, igzip_lib.IsalError, segmented_gzip.BadSegment) as e:
@@ -242,7 +249,7 @@ def _parse_segments(
 ) -> pa.Table:
     """Inflate and parse a segment per thread (both release the GIL), each as soon as its
     bytes are in; each thread holds one segment's text at a time, parsed as one block (a
-    chunk per segment: smaller blocks cost about 10% more here). Empty lines are rows: our
+    chunk per segment: smaller blocks cost more). Empty lines are rows: our
     writer writes one only for a null in a one-column table."""
     parse = pacsv.ParseOptions(newlines_in_values=newlines, ignore_empty_lines=False)
 
@@ -259,6 +266,86 @@ def _parse_segments(
     with ThreadPoolExecutor(min(_workers(), len(segments))) as pool:
         tables = list(pool.map(one, range(len(segments))))
     return pa.concat_tables(tables)
+
+
+def _header_only(data: memoryview, convert: pacsv.ConvertOptions, e: pa.ArrowInvalid) -> pa.Table:
+    """A header with no line break after it and no rows: pyarrow finds no columns in it (a
+    block it cannot infer a column count from), pandas an empty frame with those columns,
+    and so do we. Any other parse error is raised as it was."""
+    if "Empty CSV" not in str(e):
+        raise e
+    with decompressing_reader(io.BytesIO(data)) as text:
+        header = text.read()
+    if header.endswith((b"\n", b"\r")):
+        raise e
+    return pacsv.read_csv(pa.py_buffer(header + b"\n"), _READ, _PARSE, convert)
+
+
+_INTEGER_TEXT = r"^[+-]?[0-9]+$"
+_INT64_BOUND = 2.0**63
+"""A double of magnitude at least this may be an integer int64 cannot hold, rounded."""
+
+
+def _exact_integers(
+    table: pa.Table,
+    data: memoryview,
+    key: str,
+    typed: Mapping[str, pa.DataType],
+    integers: list[str],
+) -> pa.Table:
+    """Integers beyond int64 kept exact. Columns recorded as such were parsed as text and
+    become `IntegerType`. A column left to inference that pyarrow made double, holding a
+    value int64 cannot hold, is parsed again as text: when every value is an integer
+    literal, it is kept as pandas keeps it (uint64 when every value fits one and none is
+    null, else Python ints); else it stays double. Only such a rare column costs a second
+    parse."""
+    names = table.column_names
+    for name in integers:
+        if name in names:
+            i = names.index(name)
+            table = table.set_column(i, name, _as_integers(table.column(i), key, name))
+    wide = [
+        name
+        for name, col in zip(names, table.columns, strict=True)
+        if name not in typed
+        and pa.types.is_floating(col.type)
+        and pc.any(pc.greater_equal(pc.abs(col), _INT64_BOUND)).as_py()
+    ]
+    if not wide or len(set(names)) != len(names):
+        return table
+    convert = pacsv.ConvertOptions(
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        column_types=dict.fromkeys(wide, pa.string()),
+        include_columns=wide,
+    )
+    parse = _PARSE_SINGLE if len(names) == 1 else _PARSE
+    with decompressing_reader(io.BytesIO(data)) as text:
+        texts = pacsv.read_csv(text, _READ, parse, convert)
+    for name in wide:
+        col = texts.column(name)
+        if not pc.all(pc.match_substring_regex(col, _INTEGER_TEXT)).as_py():
+            continue
+        exact = None
+        if not col.null_count:
+            with contextlib.suppress(pa.ArrowInvalid):
+                exact = col.cast(pa.uint64())
+        table = table.set_column(
+            names.index(name), name, _integer_column(col) if exact is None else exact
+        )
+    return table
+
+
+def _as_integers(col: pa.ChunkedArray, key: str, name: str) -> pa.ChunkedArray:
+    if not pc.all(pc.match_substring_regex(col, _INTEGER_TEXT)).as_py():
+        raise CorruptObject(f"{key}: column {name!r} is recorded as integers but holds other text")
+    return _integer_column(col)
+
+
+def _integer_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    t = columns.IntegerType()
+    return pa.chunked_array([pa.ExtensionArray.from_storage(t, c) for c in col.chunks], t)
 
 
 def _single_column(text: igzip.GzipFile) -> bool:
@@ -301,6 +388,10 @@ def to_pandas(parsed: Parsed) -> pd.DataFrame:
 
 
 def _column_to_pandas(col: pa.ChunkedArray) -> pd.Series:
+    if isinstance(col.type, columns.IntegerType):
+        # Python ints in an object column, nulls NaN: as pandas reads integers beyond int64
+        texts = (v for chunk in col.chunks for v in chunk.storage.to_pylist())
+        return pd.Series([math.nan if v is None else int(v) for v in texts], dtype=object)
     if pa.types.is_timestamp(col.type) and col.type.unit != "us":
         with contextlib.suppress(pa.ArrowInvalid):
             col = col.cast(pa.timestamp("us", col.type.tz), safe=True)

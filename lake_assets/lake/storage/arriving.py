@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import IO
 
-from lake_assets.lake.errors import LakeError, StoreUnavailable
+from lake_assets.lake.contract.errors import LakeError, StoreUnavailable
 
 CHUNK = 1 << 20
 """Bytes per read from the stream: each wakes the waiting decoders once."""

@@ -8,9 +8,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lake_assets.lake.errors import CorruptObject
-from lake_assets.lake.keys import DatasetId
-from lake_assets.lake.names import validate_branch, validate_date, validate_repo
+from lake_assets.lake.contract.errors import CorruptObject
+from lake_assets.lake.contract.keys import DatasetId
+from lake_assets.lake.contract.names import validate_branch, validate_date, validate_repo
+from lake_assets.lake.contract.uri import SCHEME
 
 _M = TypeVar("_M", bound="BaseModel")
 
@@ -56,7 +57,7 @@ class GrosRef(BaseModel):
 
     @property
     def version_uri(self) -> str:
-        return f"gros://{self.repo}/{self.branch}:{self.date}"
+        return f"{SCHEME}{self.repo}/{self.branch}:{self.date}"
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()

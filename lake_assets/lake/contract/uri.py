@@ -6,9 +6,9 @@ import enum
 import re
 from dataclasses import dataclass
 
-from lake_assets.lake.errors import InvalidName, InvalidUri
-from lake_assets.lake.keys import DatasetId
-from lake_assets.lake.names import default_branch, validate_date
+from lake_assets.lake.contract.errors import InvalidName, InvalidUri
+from lake_assets.lake.contract.keys import DatasetId
+from lake_assets.lake.contract.names import default_branch, validate_date
 
 SCHEME = "gros://"
 _INDEX = re.compile(r"[+-]?[0-9]+")

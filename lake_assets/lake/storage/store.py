@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlparse
 
-from lake_assets.lake.errors import LakeError, NotFound
+from lake_assets.lake.contract.errors import LakeError, NotFound
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,12 @@ def open_store(url: str | None = None, **storage_options: object) -> Store:
     url = url or lake_url()
     parsed = urlparse(url)
     if parsed.scheme == "s3":
-        from lake_assets.lake.store_s3 import S3Store
+        from lake_assets.lake.storage.s3 import S3Store
 
         if not parsed.netloc:
             raise LakeError(f"invalid lake URL {url!r}: s3:// needs a bucket")
         return S3Store(parsed.netloc, parsed.path.strip("/"), **storage_options)
-    from lake_assets.lake.store_local import LocalStore
+    from lake_assets.lake.storage.local import LocalStore
 
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
