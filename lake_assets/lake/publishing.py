@@ -111,7 +111,7 @@ class Publishing(Versions):
         make two racing writers end at the newer date. Returns whether `latest` moved."""
         ds = ref.dataset
         for attempt in range(_CAS_ATTEMPTS):
-            got = self.store.get_with_info(ds.latest_key)
+            got = self.store.get_if_changed(ds.latest_key, None)
             etag = None
             if got is not None:
                 data, info = got

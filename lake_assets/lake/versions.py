@@ -34,7 +34,7 @@ class Versions:
 
     def latest_pointer(self, dataset: DatasetId) -> tuple[GrosRef, str] | None:
         """The `latest` object and its version token, or None when there is none."""
-        got = self.store.get_with_info(dataset.latest_key)
+        got = self.store.get_if_changed(dataset.latest_key, None)
         return None if got is None else self._pointer(dataset, *got)
 
     @staticmethod

@@ -20,7 +20,7 @@ def store(lake_url: str) -> Store:
 
 def test_put_get_head_delete(store: Store, raw: RawLake) -> None:
     assert store.head("a/b") is None
-    assert store.get_with_info("a/b") is None
+    assert store.get_if_changed("a/b", None) is None
     with pytest.raises(NotFound, match="a/b"):
         store.get("a/b")
     with pytest.raises(NotFound, match="a/b"):
@@ -76,7 +76,7 @@ def test_put_if_absent(store: Store) -> None:
 
 def test_put_if_version(store: Store) -> None:
     store.put("k", b"1")
-    got = store.get_with_info("k")
+    got = store.get_if_changed("k", None)
     assert got is not None
     data, info = got
     assert data == b"1"
@@ -91,7 +91,7 @@ def test_put_if_detects_a_replacement_with_the_same_size(store: Store) -> None:
     """Rewrites that keep the size (and may reuse an inode within one clock tick) still
     change the version token, so a stale writer cannot win."""
     store.put("k", b"aaaa")
-    got = store.get_with_info("k")
+    got = store.get_if_changed("k", None)
     assert got is not None
     stale = got[1].etag
     for i in range(20):

@@ -35,12 +35,6 @@ class LocalStore(Store):
         etag = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
         return ObjectInfo(key, st.st_size, etag, st.st_mtime)
 
-    def get(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise self.absent(key) from None
-
     def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
         try:
             f = self._path(key).open("rb")
@@ -49,12 +43,12 @@ class LocalStore(Store):
         return f, self._info(key, os.fstat(f.fileno()))
 
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
-        info = self.head(key)
-        if info is None:
+        got = self.open_with_info(key)
+        if got is None:
             return None
-        if info.etag == etag:
-            return False
-        return self.get_with_info(key)
+        stream, info = got
+        with stream:
+            return False if info.etag == etag else (stream.read(), info)
 
     def head(self, key: str) -> ObjectInfo | None:
         try:

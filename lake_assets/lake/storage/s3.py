@@ -116,12 +116,6 @@ class S3Store(Store):
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             raise self._fail(e, key) from None
 
-    def get(self, key: str) -> bytes:
-        got = self.get_if_changed(key, None)
-        if not isinstance(got, tuple):
-            raise self.absent(key)
-        return got[0]
-
     def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
         fast = self._gets.get(self._key(key), stream=True)
         if fast is not None:

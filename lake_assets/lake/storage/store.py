@@ -33,22 +33,17 @@ class Store(abc.ABC):
     local disk the hand-off to another thread costs more than the request itself."""
 
     @abc.abstractmethod
-    def get(self, key: str) -> bytes:
-        """The whole object; NotFound when it does not exist."""
-
-    def get_with_info(self, key: str) -> tuple[bytes, ObjectInfo] | None:
-        """The object and the version token to pass to `put_if`, or None when absent."""
-        got = self.open_with_info(key)
-        if got is None:
-            return None
-        stream, info = got
-        with stream:
-            return stream.read(), info
-
-    @abc.abstractmethod
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, ObjectInfo] | bool | None:
         """One request: False when the object is still at version `etag`, None when it does
-        not exist, else its bytes and new version. Lets a watcher poll many pointers cheaply."""
+        not exist, else its bytes and version token (to pass to `put_if`). With `etag` None,
+        a plain GET; lets a watcher poll many pointers cheaply."""
+
+    def get(self, key: str) -> bytes:
+        """The whole object; NotFound when it does not exist."""
+        got = self.get_if_changed(key, None)
+        if not isinstance(got, tuple):
+            raise self.absent(key)
+        return got[0]
 
     @abc.abstractmethod
     def open_with_info(self, key: str) -> tuple[IO[bytes], ObjectInfo] | None:
@@ -72,7 +67,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def put(self, key: str, data: bytes) -> str:
         """Write the whole object; readers see the old object or the new one, never a part.
-        Returns the new object's version token, as `get_with_info` and `head` report it."""
+        Returns the new object's version token, as `get_if_changed` and `head` report it."""
 
     @abc.abstractmethod
     def put_if(self, key: str, data: bytes, *, etag: str | None) -> str | None:
