@@ -30,8 +30,3 @@ def partition_mapping(uri: GrosUri) -> PartitionMapping:
             return LastPartitionMapping()
         case _:
             return AllPartitionMapping()
-
-
-def is_trigger(uri: GrosUri) -> bool:
-    """Whether the declaring dataset is re-run when this upstream publishes."""
-    return uri.kind is TagKind.NONE

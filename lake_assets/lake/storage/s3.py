@@ -28,8 +28,9 @@ CONFIG = Config(
     response_checksum_validation="when_required",
     signature_version="s3v4",
 )
-"""botocore would otherwise CRC32 every GET body it gets a checksum header for: 10 ms of CPU
-per 25 MB object, half of receiving it, measured against moto. Data objects check themselves:
+"""The lake's one S3 configuration (every route's client is made from it, merged with the
+caller's). botocore would otherwise CRC32 every GET body that has a checksum header, about
+as much CPU as receiving it. Data objects check themselves:
 ours a CRC-32 per segment, any gzip its trailer's CRC-32, and reads whose bytes are not the
 recorded version are hashed against the production record; TLS guards the rest in transit.
 SigV4 is named because presigned URLs would otherwise be SigV2, which S3 refuses for buckets
@@ -43,8 +44,7 @@ _session_lock = threading.Lock()
 
 @functools.cache
 def _session() -> boto3.session.Session:
-    """One session per process: making one costs ~60 ms, and every `gros://` open needs a
-    client. Sessions are not thread-safe, so clients are made under a lock."""
+    """One session per process: making one is slow, and every new lake needs a client. Sessions are not thread-safe, so clients are made under a lock."""
     return boto3.session.Session()
 
 
