@@ -19,6 +19,7 @@ from functools import cache, cached_property
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     AssetOut,
     AssetsDefinition,
     AssetSelection,
@@ -45,7 +46,7 @@ from lake_assets.dagster_layer.checks import (
     dagster_type,
     table_schema,
 )
-from lake_assets.dagster_layer.compute import Body, asset_body
+from lake_assets.dagster_layer.compute import asset_body
 from lake_assets.dagster_layer.declare import LAYERS, Dataset, DeclarationError
 from lake_assets.dagster_layer.internals import UnresolvedAssetJobDefinition
 from lake_assets.dagster_layer.io_manager import HEAVY_METADATA_KEY
@@ -237,6 +238,8 @@ def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinitio
         for name, uri in uris.items()
     }
     partitions = graph.partitions[did]
+    body = asset_body(ds, did, uris)
+    body.__annotations__ = {"context": AssetExecutionContext}
     checks = [
         check_spec(
             SCHEMA_CHECK,
@@ -280,12 +283,7 @@ def build_asset(graph: LakeGraph, did: DatasetId, batch: int) -> AssetsDefinitio
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=batch),
         check_specs=checks,
-    )(_with_context_annotation(asset_body(ds, did, uris)))
-
-
-def _with_context_annotation(body: Body) -> Body:
-    body.__annotations__ = {"context": AssetExecutionContext}
-    return body
+    )(body)
 
 
 def external_spec(graph: LakeGraph, did: DatasetId) -> AssetSpec:
@@ -320,41 +318,31 @@ def _end_date(did: DatasetId, end: str | dt.date, start: dt.date) -> dt.date:
 
 def build_assets(graph: LakeGraph, batch: int | None = None) -> list[AssetsDefinition | AssetSpec]:
     batch = backfill_batch() if batch is None else batch
-    built: list[AssetsDefinition | AssetSpec] = [
-        build_asset(graph, did, batch) for did in sorted(graph.datasets)
+    return [
+        *(build_asset(graph, did, batch) for did in sorted(graph.datasets)),
+        *(external_spec(graph, did) for did in sorted(graph.external)),
     ]
-    return built + [external_spec(graph, did) for did in sorted(graph.external)]
 
 
 def pipeline_jobs(graph: LakeGraph) -> list[UnresolvedAssetJobDefinition]:
     """One job over every layer per span of days (asset jobs need a single partitioning);
     `dagster job backfill -j lake_pipeline` runs it partition by partition."""
-    spans = sorted(
-        {(ds.spec.start_date, ds.spec.end_date) for ds in graph.datasets.values()},
-        key=lambda span: (span[0], span[1] or dt.date.max),
-    )
-    jobs = []
-    for span in spans:
-        keys = [
-            asset_key(d)
-            for d, ds in graph.datasets.items()
-            if (ds.spec.start_date, ds.spec.end_date) == span
-        ]
-        start, end = span
-        name = (
+    spans: dict[tuple[dt.date, dt.date | None], list[AssetKey]] = {}
+    for did, ds in graph.datasets.items():
+        spans.setdefault((ds.spec.start_date, ds.spec.end_date), []).append(asset_key(did))
+    return [
+        define_asset_job(
             PIPELINE_JOB
             if len(spans) == 1
-            else f"{PIPELINE_JOB}_{start:%Y%m%d}" + (f"_{end:%Y%m%d}" if end else "")
+            else f"{PIPELINE_JOB}_{start:%Y%m%d}" + (f"_{end:%Y%m%d}" if end else ""),
+            selection=AssetSelection.assets(*keys),
+            executor_def=in_process_executor,
+            description=f"Every dataset of layers {', '.join(LAYERS)} for one day.",
         )
-        jobs.append(
-            define_asset_job(
-                name,
-                selection=AssetSelection.assets(*keys),
-                executor_def=in_process_executor,
-                description=f"Every dataset of layers {', '.join(LAYERS)} for one day.",
-            )
+        for (start, end), keys in sorted(
+            spans.items(), key=lambda span: (span[0][0], span[0][1] or dt.date.max)
         )
-    return jobs
+    ]
 
 
 def build_definitions(graph: LakeGraph, batch: int | None = None) -> Definitions:

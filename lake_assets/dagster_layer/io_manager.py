@@ -20,19 +20,10 @@ from lake_assets.dagster_layer.asset_keys import URI_METADATA_KEY, dataset_of
 from lake_assets.dagster_layer.checks import frame_schema, preview
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.scope import step_scope
-from lake_assets.lake import (
-    DatasetId,
-    GrosRef,
-    GrosUri,
-    Lake,
-    LakeError,
-    NotFound,
-    TagKind,
-    lineage,
-)
+from lake_assets.lake import DatasetId, GrosRef, Lake, LakeError, NotFound, TagKind, lineage
 from lake_assets.lake.codec import columns as colspec
 from lake_assets.lake.codec import gzip_csv as codec
-from lake_assets.lake.contract.uri import parse_uri
+from lake_assets.lake.contract.uri import GrosUri, parse_uri
 
 HEAVY_METADATA_KEY = "lake/heavy"
 """Asset metadata: the dataset's runs need a bigger Kubernetes pod."""

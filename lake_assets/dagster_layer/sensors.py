@@ -179,8 +179,10 @@ def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
                 f"skipped {c.dataset.latest_key}: points at {c.ref.date} but {missing} is missing"
             )
         after.pointers.update(result.pointers)
-        for change in [*deferred, *broken]:
-            _restore(after.pointers, before.pointers, change.dataset)
+        for ds in {c.dataset for c in [*deferred, *broken]}:  # seen again next tick
+            after.pointers.pop(ds, None)
+            if ds in before.pointers:
+                after.pointers[ds] = before.pointers[ds]
         touched = {(c.dataset, d) for c in taken for d in c.new_dates}
 
         internal, after.events = materialized_since(
@@ -209,7 +211,7 @@ def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
         built.prefetch((ds, date) for date, dss in candidates.items() for ds in dss)
         in_flight = InFlight.load(context.instance)
         look = Lookups(
-            accepts=lambda ds, date: _in_partitions(graph, ds, date),
+            accepts=lambda ds, date: graph.partitions[ds].has_partition_key(date),
             current=current,
             built_from=built.inputs,
             in_flight=lambda ds, date: in_flight.covers(keys[ds], date),
@@ -250,22 +252,9 @@ def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
     return lake_upstream_latest
 
 
-def _restore(
-    pointers: dict[DatasetId, Pointer], old: dict[DatasetId, Pointer], ds: DatasetId
-) -> None:
-    if ds in old:
-        pointers[ds] = old[ds]
-    else:
-        pointers.pop(ds, None)
-
-
 def _fingerprint(graph: LakeGraph) -> str:
     """Changes when the declarations do, so registrations are rewritten only then."""
     return hashlib.sha256(json.dumps([str(e) for e in graph.edges]).encode()).hexdigest()[:16]
-
-
-def _in_partitions(graph: LakeGraph, ds: DatasetId, date: str) -> bool:
-    return graph.partitions[ds].has_partition_key(date)
 
 
 def _sweep_turn(watched: Sequence[DatasetId], position: int) -> list[DatasetId]:
@@ -279,18 +268,10 @@ def _sweep_turn(watched: Sequence[DatasetId], position: int) -> list[DatasetId]:
 
 def _by_partitions(graph: LakeGraph, days: list[Day]) -> list[list[Day]]:
     """A run's assets share one partitions definition: split members that do not."""
-    groups: list[tuple[PartitionsDefinition, list[DatasetId]]] = []
+    groups: dict[PartitionsDefinition, list[DatasetId]] = {}
     for m in days[0].members:
-        parts = graph.partitions[m]
-        for p, ms in groups:
-            if p == parts:
-                ms.append(m)
-                break
-        else:
-            groups.append((parts, [m]))
-    if len(groups) == 1:
-        return [days]
-    return [[d.only(ms) for d in days] for _, ms in groups]
+        groups.setdefault(graph.partitions[m], []).append(m)
+    return [days] if len(groups) == 1 else [[d.only(ms) for d in days] for ms in groups.values()]
 
 
 def _request(days: list[Day], graph: LakeGraph, built: Built) -> RunRequest:
@@ -318,16 +299,13 @@ def _external_events(
 ) -> list[AssetMaterialization]:
     """Upstreams published elsewhere show up in the UI as materializations of their external
     assets, so their history and their downstreams' staleness are visible."""
-    events = []
-    for ds, date in sorted(touched):
-        if ds not in graph.external or not _in_partitions(graph, ds, date):
-            continue
-        events.append(
-            AssetMaterialization(
-                asset_key=asset_key(ds),
-                partition=date,
-                metadata=ref_metadata(GrosRef(repo=ds.repo, branch=ds.branch, date=date)),
-                description="published outside this code location",
-            )
+    return [
+        AssetMaterialization(
+            asset_key=asset_key(ds),
+            partition=date,
+            metadata=ref_metadata(GrosRef(repo=ds.repo, branch=ds.branch, date=date)),
+            description="published outside this code location",
         )
-    return events
+        for ds, date in sorted(touched)
+        if ds in graph.external and graph.partitions[ds].has_partition_key(date)
+    ]
