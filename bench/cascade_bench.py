@@ -134,7 +134,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
     from lake_assets.pipeline.datasets import DATASETS, EXTERNAL
 
     watched = len(resolve(DATASETS, external=EXTERNAL).watched)
-    passes = math.ceil(watched / sensors.SWEEP_PER_TICK)
+    passes = math.ceil(watched / sensors.sweep_per_tick())
     repeat = args.repeat
     # days: SEEDED before start; then per repeat a new day through the sensor and another
     # for the CLI; the republished day is the first seeded
@@ -168,7 +168,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
         print(
             f"dagster dev up, seeded {SEEDED[0]}..{SEEDED[1]} built by {len(settled)} run(s) in "
             f"{time.perf_counter() - started:.0f}s; {watched} watched upstreams, "
-            f"SWEEP_PER_TICK {sensors.SWEEP_PER_TICK}: a full sweep pass is {passes} tick(s)"
+            f"LAKE_SWEEP_PER_TICK {sensors.sweep_per_tick()}: a full sweep pass is {passes} tick(s)"
         )
         if not all(gold_has(d) for d in seed.days(*SEEDED)):
             raise RuntimeError("the seeded days did not reach gold")

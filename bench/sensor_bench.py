@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--sweep-per-tick",
-        default=str(sensors.SWEEP_PER_TICK),
+        default=str(sensors.sweep_per_tick()),
         help="comma-separated SWEEP_PER_TICK values; the first is used for every measure, the "
         "others for extra idle ticks",
     )
@@ -164,7 +164,7 @@ def run(args, per_tick: list[int], endpoint: str, reach: str) -> None:
     )
     direct.create_bucket(Bucket=BUCKET)
     n = args.upstreams
-    sensors.SWEEP_PER_TICK = per_tick[0]
+    os.environ["LAKE_SWEEP_PER_TICK"] = str(per_tick[0])
 
     ups = [DatasetId(f"up{i:05d}", "master") for i in range(n)]
     downs = [DatasetId(f"down{i:05d}", "master") for i in range(n)]
@@ -217,8 +217,8 @@ def run(args, per_tick: list[int], endpoint: str, reach: str) -> None:
     print(
         f"first tick over the new graph: {first_s:.1f}s, {first_n} requests, "
         f"{len(first.run_requests or [])} runs requested (learns {n} pointers, acts on "
-        f"{sensors.MAX_CHANGES}, registers {sensors.MAX_REGISTRATIONS} downstreams, sweeps "
-        f"{min(n, sensors.SWEEP_PER_TICK)} upstreams seen for the first time: all their dates)"
+        f"{sensors.max_changes()}, registers {sensors.max_registrations()} downstreams, sweeps "
+        f"{min(n, sensors.sweep_per_tick())} upstreams seen for the first time: all their dates)"
     )
 
     # the steady state, built directly (benchmark only): every pointer learned, every

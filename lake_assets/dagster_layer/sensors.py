@@ -51,19 +51,37 @@ from lake_assets.operations.k8s_tags import k8s_config_tags
 SENSOR_NAME = "lake_upstream_latest"
 TRIGGER_TAG = "lake/triggered_by"
 CURSOR_VERSION = 3
-MAX_CHANGES = int(os.environ.get("LAKE_SENSOR_MAX_CHANGES", "500"))
-MAX_REGISTRATIONS = int(os.environ.get("LAKE_SENSOR_MAX_REGISTRATIONS", "2000"))
-SWEEP_PER_TICK = int(os.environ.get("LAKE_SWEEP_PER_TICK", "200"))
+
+
+def _setting(name: str, default: int) -> int:
+    """A positive whole number from the environment, read when it is used (README's
+    Configuration table), so a change needs no re-import; a bad value names the variable."""
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name}={raw!r}: expected a positive integer")
+    return int(raw)
 
 
 def sensor_interval() -> int:
-    return int(os.environ.get("LAKE_SENSOR_INTERVAL", "30"))
+    return _setting("LAKE_SENSOR_INTERVAL", 30)
+
+
+def max_changes() -> int:
+    return _setting("LAKE_SENSOR_MAX_CHANGES", 500)
+
+
+def max_registrations() -> int:
+    return _setting("LAKE_SENSOR_MAX_REGISTRATIONS", 2000)
+
+
+def sweep_per_tick() -> int:
+    return _setting("LAKE_SWEEP_PER_TICK", 200)
 
 
 def sweep_margin() -> float:
     """Seconds an object may become visible after newer ones and still be seen (S3 stamps a
     multipart upload with the time it started)."""
-    return float(os.environ.get("LAKE_SWEEP_MARGIN", "900"))
+    return _setting("LAKE_SWEEP_MARGIN", 900)
 
 
 @dataclass
@@ -136,10 +154,11 @@ def register_downstreams(lake: Lake, graph: LakeGraph, edges: Sequence[Edge]) ->
 def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
     """One sensor for every dataset built here. Three ways to see a written date: Dagster's
     own materialization events (this location's runs, at once), a conditional GET of each
-    watched `latest` (new days, one cheap request each) and a sweep of SWEEP_PER_TICK watched
-    `data/` listings per tick (a republish of any date by anyone, within a full pass). A tick's
-    work is bounded: at most MAX_CHANGES pointer changes and MAX_REGISTRATIONS registrations,
-    the rest waits for the next tick (their cursor entries stay as they were)."""
+    watched `latest` (new days, one cheap request each) and a sweep of LAKE_SWEEP_PER_TICK
+    watched `data/` listings per tick (a republish of any date by anyone, within a full pass).
+    A tick's work is bounded (LAKE_SENSOR_MAX_CHANGES pointer changes,
+    LAKE_SENSOR_MAX_REGISTRATIONS registrations); the rest waits for the next tick (their
+    cursor entries stay as they were)."""
     chain = Chain.of(graph.edges, graph.datasets)
     fingerprint = _fingerprint(graph)
     keys = {ds: asset_key(ds) for ds in graph.datasets}
@@ -164,12 +183,13 @@ def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
         if before.fingerprint != fingerprint:
             after.registered = 0
         if after.registered < len(graph.edges):
-            batch = graph.edges[after.registered : after.registered + MAX_REGISTRATIONS]
+            batch = graph.edges[after.registered : after.registered + max_registrations()]
             register_downstreams(store_lake, graph, batch)
             after.registered += len(batch)
 
         result = poll(store, graph.watched, before.pointers)
-        taken, deferred = result.changes[:MAX_CHANGES], result.changes[MAX_CHANGES:]
+        limit = max_changes()
+        taken, deferred = result.changes[:limit], result.changes[limit:]
         taken, broken, found = verify(store, taken)
         for problem in result.problems:
             context.log.warning(f"skipped {problem.key}: {problem.message}")
@@ -186,7 +206,7 @@ def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
         touched = {(c.dataset, d) for c in taken for d in c.new_dates}
 
         internal, after.events = materialized_since(
-            context.instance, by_key, before.events, MAX_CHANGES, SENSOR_NAME
+            context.instance, by_key, before.events, limit, SENSOR_NAME
         )
         touched.update(internal)
 
@@ -258,12 +278,13 @@ def _fingerprint(graph: LakeGraph) -> str:
 
 
 def _sweep_turn(watched: Sequence[DatasetId], position: int) -> list[DatasetId]:
-    """The next SWEEP_PER_TICK watched datasets, round robin."""
-    if len(watched) <= SWEEP_PER_TICK:
+    """The next LAKE_SWEEP_PER_TICK watched datasets, round robin."""
+    per_tick = sweep_per_tick()
+    if len(watched) <= per_tick:
         return list(watched)
     start = position % len(watched)
-    turn = list(watched[start : start + SWEEP_PER_TICK])
-    return turn + list(watched[: SWEEP_PER_TICK - len(turn)])
+    turn = list(watched[start : start + per_tick])
+    return turn + list(watched[: per_tick - len(turn)])
 
 
 def _by_partitions(graph: LakeGraph, days: list[Day]) -> list[list[Day]]:

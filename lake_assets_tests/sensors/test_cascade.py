@@ -356,7 +356,7 @@ def test_the_sweep_is_spread_over_ticks_and_sees_every_upstream_within_a_pass(
         publish(dep.lake, SRC_B, day)
     for _ in range(6):
         dep.tick_and_run()
-    monkeypatch.setattr(sensors, "SWEEP_PER_TICK", 1)
+    monkeypatch.setenv("LAKE_SWEEP_PER_TICK", "1")
     watched = 4  # src_a, src_b, bronze_a, bronze_b, silver_ab: 5 read with no tag
     publish(dep.lake, SRC_A, "2013-01-01", value=7, overwrite=True)
     seen = [dep.tick_and_run() for _ in range(watched + 1)]

@@ -4,8 +4,9 @@ sent through the client's own connection pool (so its TLS, proxy and timeout set
 botocore's per-request CPU (event hooks, endpoint rules, signing, response parsing) holds the
 GIL; a sensor polling hundreds of `latest` pointers, or a `gros://` read checking its pointer
 while the data arrives, pays it per request (bench/s3_path_bench.py weighs it over a 10 ms
-link: it keeps the `gros://` line inside its target). Only the plain answers are taken here (200 with its
-whole length, 304, and 404 for a missing key, which a poll of pointers meets often); anything
+link: it keeps the `gros://` line inside its target). Only the plain answers are taken here
+(200 with its whole length, 304, and 404 for a missing key, which a poll of pointers meets
+often); anything
 else, including a failure to connect, returns None and the caller asks botocore, whose
 retries and error names apply: this is a first attempt, never a second way of handling
 failures.

@@ -44,7 +44,8 @@ _session_lock = threading.Lock()
 
 @functools.cache
 def _session() -> boto3.session.Session:
-    """One session per process: making one is slow, and every new lake needs a client. Sessions are not thread-safe, so clients are made under a lock."""
+    """One session per process: making one is slow, and every new lake needs a client.
+    Sessions are not thread-safe, so clients are made under a lock."""
     return boto3.session.Session()
 
 
