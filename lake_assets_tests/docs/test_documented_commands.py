@@ -226,6 +226,7 @@ def seeded_days_built(lake_dir: Path) -> bool:
     )
 
 
+@pytest.mark.daemon
 @pytest.mark.timeout(SETTLE_DEADLINE + len(DOCS) * DOC_DEADLINE + RUNS_DEADLINE + 300)
 def test_documented_commands_against_dev_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

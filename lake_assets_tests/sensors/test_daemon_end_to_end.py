@@ -68,6 +68,7 @@ BELOW_FLIGHTS_BRONZE = [
 READ_NYC_FLIGHTS = ["flights_bronze", *BELOW_FLIGHTS_BRONZE]
 SEEDED = ("2013-01-01", "2013-01-03")
 """The days of the sources in the lake when the shared deployment starts."""
+pytestmark = pytest.mark.daemon
 
 
 @dataclass

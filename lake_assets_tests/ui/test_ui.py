@@ -45,7 +45,7 @@ NODES = (
     "carrier_ontime_daily",
     "origin_weather_delay_daily",
 )
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.daemon]
 
 
 def shows(label: str, name: str) -> bool:
