@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Any
+import uuid
 
+import boto3
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ import pytest
 import lake_assets
 from lake_assets.lake import DatasetId, Lake
 from lake_assets.pipeline import seed
+from lake_assets_tests.dagster_layer.conftest import lake_resources
 from lake_assets_tests.pipeline.conftest import raw, raw_day, run_days
 
 DAYS = ["2013-01-01", "2013-01-02", "2013-01-03"]
@@ -42,14 +44,37 @@ def sha(lake: Lake, dataset: DatasetId, date: str) -> str:
     return hashlib.sha256(lake.store.get(dataset.data_key(date))).hexdigest()
 
 
+@pytest.fixture(scope="module", params=["local", "s3"])
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pipeline_assets
+):
+    """The three days built once per lake kind for the whole module: every test only reads."""
+    if request.param == "local":
+        url = str(tmp_path_factory.mktemp("pipeline") / "lake")
+    else:
+        bucket = f"pipeline-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=request.getfixturevalue("s3_endpoint")).create_bucket(
+            Bucket=bucket
+        )
+        url = f"s3://{bucket}/lake"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LAKE_URL", url)
+        started = dt.datetime.now(dt.UTC)
+        seed.seed(DAYS[0], DAYS[-1])
+        first = run_days(pipeline_assets, lake_resources(url), DAYS[0])
+        rest = run_days(pipeline_assets, lake_resources(url), DAYS[1], DAYS[2])
+        assert first.success and rest.success
+        yield url, (started, first, rest)
+
+
 @pytest.fixture
-def materialized(lake_env: str, resources: dict[str, Any], pipeline_assets: list):
-    started = dt.datetime.now(dt.UTC)
-    seed.seed(DAYS[0], DAYS[-1])
-    first = run_days(pipeline_assets, resources, DAYS[0])
-    rest = run_days(pipeline_assets, resources, DAYS[1], DAYS[2])
-    assert first.success and rest.success
-    return started, first, rest
+def materialized(built):
+    return built[1]
+
+
+@pytest.fixture
+def lake(built) -> Lake:
+    return Lake.open(built[0])
 
 
 def test_every_object_of_the_spec(materialized, lake: Lake) -> None:
