@@ -9,10 +9,13 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import lake_assets
 from lake_assets.lake import CorruptObject, DatasetId, Lake
+from lake_assets.lake.codec.columns import IntegerType
+from lake_assets.lake.codec.gzip_csv import decode
 from lake_assets_tests.raw_lake import RawLake
 
 DS = DatasetId("awk", "feature/x")
@@ -253,3 +256,9 @@ def test_python_ints_beyond_int64_round_trip(lake: Lake, raw: RawLake) -> None:
     # and a foreign reader gets them exact too
     data = raw.get(DS.data_key("2024-01-01"))
     pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(data), compression="gzip"), want)
+
+
+def test_a_column_recorded_as_integers_must_hold_integers() -> None:
+    data = gzip.compress(b'"a","n"\n18446744073709551616,1\n"x",2\n')
+    with pytest.raises(CorruptObject, match="'a' is recorded as integers"):
+        decode(data, "k.csv.gz", {"a": IntegerType(), "n": pa.int64()})

@@ -1,10 +1,9 @@
 """The data object's bytes: gzip UTF-8 CSV, formatted and parsed by pyarrow, deflated by isal.
 
 pyarrow formats and parses CSV in C++, and isal's gzip is much faster than zlib at a similar
-ratio. Nulls are unquoted empty fields and strings are always
-quoted, so a null and an empty string stay distinct on the way back. The gzip is segmented
-(`segmented_gzip`): one ordinary member for every reader, which ours inflates and parses a
-segment per core.
+ratio. Nulls are unquoted empty fields and strings are always quoted, so a null and an empty
+string stay distinct on the way back. The gzip is segmented (`segmented_gzip`): one ordinary
+member for every reader, which ours inflates and parses a segment per core.
 """
 
 from __future__ import annotations
@@ -307,9 +306,7 @@ def _exact_integers(
     wide = [
         name
         for name, col in zip(names, table.columns, strict=True)
-        if name not in typed
-        and pa.types.is_floating(col.type)
-        and pc.any(pc.greater_equal(pc.abs(col), _INT64_BOUND)).as_py()
+        if name not in typed and pa.types.is_floating(col.type) and _beyond_int64(col)
     ]
     if not wide or len(set(names)) != len(names):
         return table
@@ -335,6 +332,13 @@ def _exact_integers(
             names.index(name), name, _integer_column(col) if exact is None else exact
         )
     return table
+
+
+def _beyond_int64(col: pa.ChunkedArray) -> bool:
+    """Whether a double column holds a value of magnitude at least 2**63 (one pass, no copy)."""
+    bounds = pc.min_max(col).as_py()
+    low, high = bounds["min"], bounds["max"]
+    return high is not None and (high >= _INT64_BOUND or low <= -_INT64_BOUND)
 
 
 def _as_integers(col: pa.ChunkedArray, key: str, name: str) -> pa.ChunkedArray:
