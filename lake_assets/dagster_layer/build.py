@@ -159,7 +159,7 @@ def resolve(
     for ds in datasets:
         if not isinstance(ds, Dataset):
             raise DeclarationError(f"{ds!r} is not a declared dataset (use @dataset)")
-        did = ds.dataset_id(branch)
+        did = DatasetId(ds.repo, branch)
         if did in by_id:
             raise DeclarationError(
                 f"dataset {did}: declared twice, by {_where(by_id[did])} and {_where(ds)}; "
@@ -294,7 +294,7 @@ def external_spec(graph: LakeGraph, did: DatasetId) -> AssetSpec:
         group_name=SOURCES_GROUP,
         kinds=SOURCE_KINDS,
         partitions_def=graph.partitions[did],
-        description=(info.description if info and info.description else None)
+        description=(info and info.description)
         or f"Published outside this code location (by {did.repo}'s own CI); read by {readers}.",
         owners=list(info.owners) if info else None,
         metadata=dataset_metadata(did),

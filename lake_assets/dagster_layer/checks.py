@@ -64,9 +64,8 @@ def schema_fingerprint(schema: pa.DataFrameSchema) -> str:
 
 def table_schema(schema: pa.DataFrameSchema) -> TableSchema:
     """The `dagster/column_schema` metadata the UI shows as the asset's columns."""
-    columns = []
-    for name, col in schema.columns.items():
-        columns.append(
+    return TableSchema(
+        columns=[
             TableColumn(
                 name=str(name),
                 type=str(col.dtype) if col.dtype is not None else "any",
@@ -77,8 +76,9 @@ def table_schema(schema: pa.DataFrameSchema) -> TableSchema:
                     other=[str(c.error or c.name) for c in col.checks],
                 ),
             )
-        )
-    return TableSchema(columns=columns)
+            for name, col in schema.columns.items()
+        ]
+    )
 
 
 def check_spec(
@@ -112,14 +112,8 @@ def frame_schema(df: pd.DataFrame, declared: Any = None) -> TableSchema:
     columns = []
     for name, dtype in df.dtypes.items():
         col = known.get(str(name))
-        columns.append(
-            TableColumn(
-                name=str(name),
-                type=str(dtype),
-                description=col.description if col else None,
-                constraints=col.constraints if col else None,
-            )
-        )
+        description, constraints = (col.description, col.constraints) if col else (None, None)
+        columns.append(TableColumn(str(name), str(dtype), description, constraints))
     return TableSchema(columns=columns)
 
 
@@ -158,7 +152,8 @@ class Outcome:
     failing_rows: int = 0
     sample: pd.DataFrame | None = None
     cases: pd.DataFrame | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, MetadataValue] = field(default_factory=dict)
+    """Check-specific metadata for the evaluation."""
 
 
 def validate(
@@ -178,12 +173,12 @@ def validate(
 def _schema_failure(
     schema: pa.DataFrameSchema, df: pd.DataFrame, partition: str, cases: pd.DataFrame
 ) -> Outcome:
-    rows_idx = pd.Index(cases["index"].dropna().unique())
-    whole_frame = cases["index"].isna().any()
-    failing = len(df) if whole_frame else len(rows_idx)
-    sample = df.loc[df.index.intersection(rows_idx)].head(SAMPLE_ROWS)
     frame_level = cases[cases["index"].isna()]
     row_level = cases[cases["index"].notna()]
+    rows_idx = pd.Index(row_level["index"].unique())
+    whole_frame = not frame_level.empty
+    failing = len(df) if whole_frame else len(rows_idx)
+    sample = df.loc[df.index.intersection(rows_idx)].head(SAMPLE_ROWS)
     problems = [
         f"{r.check} {r.failure_case!r}" if r.check == "column_in_dataframe" else f"{r.check}"
         for r in frame_level.head(5).itertuples()
@@ -217,11 +212,13 @@ def quarantine_outcome(ctx: DatasetContext, published_rows: int, budget: float) 
     share = len(q) / total if total else 0.0
     by_reason = q["_reason"].value_counts().sort_index().to_dict() if len(q) else {}
     passed = share <= budget
+    top = sorted(by_reason.items(), key=lambda kv: -kv[1])[:5]
+    top_reasons = ", ".join(f"{reason} ({n})" for reason, n in top)
     problem = (
         ""
         if passed
         else f"{len(q)} of {total} rows ({share:.1%}) were quarantined, above the budget of "
-        f"{budget:.1%}: {_reasons_text(by_reason)}"
+        f"{budget:.1%}: {top_reasons}"
     )
     return Outcome(
         QUARANTINE_CHECK,
@@ -232,16 +229,13 @@ def quarantine_outcome(ctx: DatasetContext, published_rows: int, budget: float) 
         len(q),
         sample=q.head(SAMPLE_ROWS),
         metadata={
-            "quarantined_by_reason": {str(k): int(v) for k, v in by_reason.items()},
-            "quarantined_share": share,
-            "budget": budget,
+            "quarantined_share": MetadataValue.float(share),
+            "budget": MetadataValue.float(budget),
+            "quarantined_by_reason": MetadataValue.json(
+                {str(k): int(v) for k, v in by_reason.items()}
+            ),
         },
     )
-
-
-def _reasons_text(by_reason: Mapping[Any, int]) -> str:
-    top = sorted(by_reason.items(), key=lambda kv: -kv[1])[:5]
-    return ", ".join(f"{reason} ({n})" for reason, n in top)
 
 
 def check_evaluation(
@@ -258,13 +252,8 @@ def check_evaluation(
     meta: dict[str, Any] = {
         "rows_checked": MetadataValue.int(outcome.rows),
         "failing_row_count": MetadataValue.int(outcome.failing_rows),
+        **outcome.metadata,
     }
-    if outcome.check == QUARANTINE_CHECK:
-        meta["quarantined_share"] = MetadataValue.float(outcome.metadata["quarantined_share"])
-        meta["budget"] = MetadataValue.float(outcome.metadata["budget"])
-        meta["quarantined_by_reason"] = MetadataValue.json(
-            outcome.metadata["quarantined_by_reason"]
-        )
     if not outcome.passed:
         meta["problem"] = MetadataValue.text(outcome.problem)
         if outcome.sample is not None:
@@ -297,11 +286,9 @@ def preview(df: pd.DataFrame) -> str:
 
 def markdown(df: pd.DataFrame) -> str:
     """A small markdown table (values cut to a readable width) for metadata."""
-    cols = [_cell(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        cells = [_cell(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
+    rows = [df.columns, *df.itertuples(index=False)]
+    lines = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines.insert(1, "|" + "---|" * len(df.columns))
     return "\n".join(lines)
 
 

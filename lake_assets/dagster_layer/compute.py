@@ -46,21 +46,22 @@ def asset_body(ds: Dataset, dataset_id: DatasetId, uris: Mapping[str, GrosUri]) 
         keys = list(context.partition_keys)
         reads = lineage.reads(step_scope(context.get_step_execution_context()))
         frames: dict[str, pd.DataFrame] = {}
+        budget = ds.spec.quarantine_budget
         outcomes: dict[str, list[Outcome]] = {SCHEMA_CHECK: []}
-        if ds.spec.quarantine_budget is not None:
+        if budget is not None:
             outcomes[QUARANTINE_CHECK] = []
         for key in keys:
             ctx = DatasetContext(dataset_id, key, _refs(uris, reads, key), context.log)
             frame = _build(ds, dataset_id, key, inputs, ctx)
             frames[key], outcome = validate(ds.schema, frame, key)
             outcomes[SCHEMA_CHECK].append(outcome)
-            if ds.spec.quarantine_budget is not None:
-                q = quarantine_outcome(ctx, len(frame), ds.spec.quarantine_budget)
-                outcomes[QUARANTINE_CHECK].append(q)
+            if budget is not None:
+                outcomes[QUARANTINE_CHECK].append(quarantine_outcome(ctx, len(frame), budget))
         failed = [o for outs in outcomes.values() for o in outs if not o.passed]
         if failed:
             days = sorted({o.partition for o in failed})
-            note = f"Passed, but nothing was published: {_days_text(days)} failed in the same run."
+            listed = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+            note = f"Passed, but nothing was published: {listed} failed in the same run."
             yield from _evaluations(context, outcomes, note)
             first = failed[0]
             raise Failure(
@@ -77,9 +78,7 @@ def asset_body(ds: Dataset, dataset_id: DatasetId, uris: Mapping[str, GrosUri]) 
             context.add_asset_metadata(
                 {
                     "quarantined_rows": MetadataValue.int(q.failing_rows),
-                    "quarantined_by_reason": MetadataValue.json(
-                        q.metadata["quarantined_by_reason"]
-                    ),
+                    "quarantined_by_reason": q.metadata["quarantined_by_reason"],
                 },
                 partition_key=q.partition,
             )
@@ -95,11 +94,9 @@ def asset_body(ds: Dataset, dataset_id: DatasetId, uris: Mapping[str, GrosUri]) 
 def _evaluations(
     context: AssetExecutionContext, outcomes: Mapping[str, list[Outcome]], note: str | None = None
 ) -> Iterator[Output | AssetCheckEvaluation]:
-    """Each selected check's (empty) output, then its evaluation of every partition.
-
-    `AssetCheckResult` cannot name a partition in a run over a range, so each day becomes an
-    `AssetCheckEvaluation` with `partition` set: it completes the check execution Dagster
-    planned for that day. `note` describes the days that passed in a run that failed."""
+    """Each selected check's (empty) output, then its evaluation of every partition (which
+    completes the check execution Dagster planned for that day). `note` describes the days
+    that passed in a run that failed."""
     assets_def = context.assets_def
     asset_key = context.asset_key
     selected = context.selected_asset_check_keys
@@ -129,16 +126,11 @@ def _latest_materialization(
     ).records
     if not records:
         return None
-    latest = records[0]
     return AssetCheckEvaluationTargetMaterializationData(
-        storage_id=latest.storage_id,
-        run_id=latest.event_log_entry.run_id,
-        timestamp=latest.timestamp,
+        storage_id=records[0].storage_id,
+        run_id=records[0].event_log_entry.run_id,
+        timestamp=records[0].timestamp,
     )
-
-
-def _days_text(days: list[str]) -> str:
-    return ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
 
 
 def _build(
@@ -148,7 +140,8 @@ def _build(
     inputs: Mapping[str, Any],
     ctx: DatasetContext,
 ) -> pd.DataFrame:
-    args = {name: _for_partition(value, key) for name, value in inputs.items()}
+    # A range run loads tagless upstreams as `{date: frame}`; the function sees one frame.
+    args = {n: v[key] if isinstance(v, Mapping) else v for n, v in inputs.items()}
     if ds.wants_context:
         args["context"] = ctx
     try:
@@ -170,11 +163,6 @@ def _build(
             )
         )
     return out
-
-
-def _for_partition(value: Any, key: str) -> Any:
-    """A range run loads tagless upstreams as `{date: frame}`; the function sees one frame."""
-    return value[key] if isinstance(value, Mapping) else value
 
 
 def _refs(uris: Mapping[str, GrosUri], reads: list[lineage.Read], key: str) -> dict[str, GrosRef]:

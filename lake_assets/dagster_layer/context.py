@@ -29,9 +29,8 @@ class DatasetContext:
     def quarantine(self, rows: pd.DataFrame, reason: str | pd.Series) -> None:
         """Set rows aside instead of dropping them silently: they are counted by reason, shown
         in the quarantine check, and fail the run when they exceed the declared budget."""
-        if rows.empty:
-            return
-        self.quarantined.append(rows.assign(_reason=reason))
+        if not rows.empty:
+            self.quarantined.append(rows.assign(_reason=reason))
 
     def count_input(self, rows: int) -> None:
         """The number of rows the quarantine budget is measured against."""

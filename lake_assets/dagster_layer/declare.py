@@ -23,10 +23,11 @@ import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandera.pandas as pa
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,7 +37,7 @@ from pydantic import (
 )
 
 from lake_assets.dagster_layer.checks import SchemaLike, as_schema, schema_fingerprint
-from lake_assets.lake import DatasetId, GrosUri, LakeError, parse_uri
+from lake_assets.lake import GrosUri, LakeError, parse_uri
 from lake_assets.lake.contract.names import validate_repo
 from lake_assets.lake.contract.uri import SCHEME
 
@@ -57,7 +58,7 @@ class DatasetSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    repo: str
+    repo: Annotated[str, AfterValidator(validate_repo)]
     layer: Literal["bronze", "silver", "gold"]
     upstreams: dict[str, str] = Field(default_factory=dict)
     description: str = ""
@@ -66,11 +67,6 @@ class DatasetSpec(BaseModel):
     end_date: dt.date | None = None
     quarantine_budget: float | None = Field(default=None, ge=0.0, le=1.0)
     heavy: bool = False
-
-    @field_validator("repo")
-    @classmethod
-    def _repo(cls, v: str) -> str:
-        return validate_repo(v)
 
     @model_validator(mode="after")
     def _span(self) -> DatasetSpec:
@@ -106,7 +102,6 @@ class Upstream:
     """A declared upstream: the function parameter it feeds and the URI it is read by."""
 
     name: str
-    declared: str
     uri: GrosUri
     branch_given: bool
 
@@ -135,9 +130,6 @@ class Dataset:
     @property
     def layer(self) -> str:
         return self.spec.layer
-
-    def dataset_id(self, branch: str) -> DatasetId:
-        return DatasetId(self.repo, branch)
 
     @property
     def code_version(self) -> str:
@@ -186,59 +178,35 @@ def dataset(
     `heavy` runs get a bigger Kubernetes pod (the `dagster-k8s/config` run tag)."""
 
     def decorate(fn: DatasetFn) -> Dataset:
-        return declare(
-            fn,
-            repo=repo,
-            layer=layer,
-            schema=schema,
-            start_date=start_date,
-            end_date=end_date,
-            upstreams=upstreams,
-            description=description,
-            owners=owners,
-            quarantine_budget=quarantine_budget,
-            heavy=heavy,
-        )
+        label = repo if isinstance(repo, str) else repr(repo)
+        try:
+            spec = DatasetSpec(
+                repo=repo,
+                layer=layer,  # type: ignore[arg-type]
+                upstreams=dict(upstreams or {}),
+                description=description or inspect.getdoc(fn) or "",
+                owners=list(owners),
+                start_date=start_date,  # type: ignore[arg-type]
+                end_date=end_date,  # type: ignore[arg-type]
+                quarantine_budget=quarantine_budget,
+                heavy=heavy,
+            )
+        except ValidationError as e:
+            raise DeclarationError(f"dataset {label}: {_problems(e)}") from None
+        try:
+            frame_schema = as_schema(schema)
+        except TypeError as e:
+            raise DeclarationError(f"dataset {label}: {e}") from None
+        ups = tuple(_upstream(label, name, uri) for name, uri in spec.upstreams.items())
+        wants_context = _check_signature(label, fn, [u.name for u in ups])
+        return Dataset(spec, fn, frame_schema, ups, wants_context)
 
     return decorate
 
 
-def declare(
-    fn: DatasetFn,
-    *,
-    repo: str,
-    layer: str,
-    schema: SchemaLike,
-    start_date: str | dt.date,
-    end_date: str | dt.date | None = None,
-    upstreams: Mapping[str, str] | None = None,
-    description: str | None = None,
-    owners: Sequence[str] = (),
-    quarantine_budget: float | None = None,
-    heavy: bool = False,
-) -> Dataset:
-    label = repo if isinstance(repo, str) else repr(repo)
-    try:
-        spec = DatasetSpec(
-            repo=repo,
-            layer=layer,  # type: ignore[arg-type]
-            upstreams=dict(upstreams or {}),
-            description=description or inspect.getdoc(fn) or "",
-            owners=list(owners),
-            start_date=start_date,  # type: ignore[arg-type]
-            end_date=end_date,  # type: ignore[arg-type]
-            quarantine_budget=quarantine_budget,
-            heavy=heavy,
-        )
-    except ValidationError as e:
-        raise DeclarationError(f"dataset {label}: {_problems(e)}") from None
-    try:
-        frame_schema = as_schema(schema)
-    except TypeError as e:
-        raise DeclarationError(f"dataset {label}: {e}") from None
-    ups = tuple(_upstream(label, name, uri) for name, uri in spec.upstreams.items())
-    wants_context = _check_signature(label, fn, [u.name for u in ups])
-    return Dataset(spec, fn, frame_schema, ups, wants_context)
+def declare(fn: DatasetFn, **options: Any) -> Dataset:
+    """`@dataset(**options)` applied to `fn`."""
+    return dataset(**options)(fn)
 
 
 def _problems(e: ValidationError) -> str:
@@ -257,10 +225,8 @@ def _upstream(label: str, name: str, declared: str) -> Upstream:
         uri = parse_uri(declared)
     except LakeError as e:
         raise DeclarationError(f"dataset {label}: upstream {name!r}: {e}") from None
-    body = declared[len(SCHEME) :]
-    if ":" in body:
-        body = body.rsplit(":", 1)[0]
-    return Upstream(name, declared, uri, branch_given="/" in body)
+    body = declared[len(SCHEME) :].rsplit(":", 1)[0]
+    return Upstream(name, uri, branch_given="/" in body)
 
 
 def _check_signature(label: str, fn: DatasetFn, names: list[str]) -> bool:
@@ -271,16 +237,11 @@ def _check_signature(label: str, fn: DatasetFn, names: list[str]) -> bool:
     missing = [n for n in names if n not in params]
     extra = [p for p in accepted if p not in names]
     if missing or extra:
+        problems = [f"no parameter for {missing}"] if missing else []
+        problems += [f"parameters {extra} are not upstreams"] if extra else []
         raise DeclarationError(
             f"dataset {label}: the function {fn.__name__}{inspect.signature(fn)} must take "
             f"exactly its upstreams {names} (and optionally {CONTEXT_PARAM!r}); "
-            + ", ".join(
-                part
-                for part in (
-                    f"no parameter for {missing}" if missing else "",
-                    f"parameters {extra} are not upstreams" if extra else "",
-                )
-                if part
-            )
+            + ", ".join(problems)
         )
     return CONTEXT_PARAM in params

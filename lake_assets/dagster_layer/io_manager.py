@@ -20,7 +20,7 @@ from lake_assets.dagster_layer.asset_keys import URI_METADATA_KEY, dataset_of
 from lake_assets.dagster_layer.checks import frame_schema, preview
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.scope import step_scope
-from lake_assets.lake import DatasetId, GrosRef, Lake, LakeError, NotFound, TagKind, lineage
+from lake_assets.lake import DatasetId, GrosRef, LakeError, NotFound, TagKind, lineage
 from lake_assets.lake.codec import columns as colspec
 from lake_assets.lake.codec import gzip_csv as codec
 from lake_assets.lake.contract.uri import GrosUri, parse_uri
@@ -58,9 +58,6 @@ class LakeIOManager(ConfigurableIOManager):
 
     lake: ResourceDependency[LakeResource]
 
-    def _lake(self) -> Lake:
-        return self.lake.get_lake()
-
     def handle_output(self, context: OutputContext, obj: pd.DataFrame | Mapping[str, Any]) -> None:
         if obj is None:
             return
@@ -72,8 +69,8 @@ class LakeIOManager(ConfigurableIOManager):
         step = context.step_context
         scope = step_scope(step)
         reads = lineage.reads(scope)
-        lake = self._lake()
-        published: list[tuple[GrosRef, list[GrosRef], dict[str, str]]] = []
+        lake = self.lake.get_lake()
+        published: list[GrosRef] = []
         for date, df in frames.items():
             ups = lineage.upstreams_for(date, reads, aligned=len(frames) > 1)
             inputs = lineage.input_versions(date, reads)
@@ -86,26 +83,20 @@ class LakeIOManager(ConfigurableIOManager):
                 overwrite=True,  # a rematerialization replaces the partition by design
                 columns=colspec.describe(df),
             )
-            published.append((ref, ups, inputs))
+            published.append(ref)
+            meta = _version_metadata(ref, ups, inputs, df, context.definition_metadata)
             if len(frames) > 1:
-                step.add_asset_metadata(
-                    _version_metadata(ref, ups, inputs, df, context.definition_metadata),
-                    asset_key=context.asset_key,
-                    partition_key=date,
-                )
+                step.add_asset_metadata(meta, asset_key=context.asset_key, partition_key=date)
         lineage.forget(scope)
-        if len(published) == 1:
-            ref, ups, inputs = published[0]
-            context.add_output_metadata(
-                _version_metadata(ref, ups, inputs, frames[dates[0]], context.definition_metadata)
-            )
+        if len(published) == 1:  # `ref` and `meta` are the one partition's
+            context.add_output_metadata(meta)
             step.set_data_version(context.asset_key, DataVersion(ref.sha256 or ""))
         else:
             # Text, not a number: it lands on every day's materialization, where a batch size
             # would plot as if it were a fact about that day.
             batch = f"{len(published)} partitions, {dates[0]}..{dates[-1]}"
             context.add_output_metadata({"batch": MetadataValue.text(batch)})
-        uris = ", ".join(ref.version_uri for ref, _, _ in published)
+        uris = ", ".join(ref.version_uri for ref in published)
         context.log.info(f"published {uris} to {lake.store.url}")
 
     def load_input(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
@@ -127,7 +118,7 @@ class LakeIOManager(ConfigurableIOManager):
             upstream = context.upstream_output
             meta = upstream.definition_metadata if upstream is not None else None
             uri = GrosUri(dataset_of(context.asset_key, meta), TagKind.NONE)
-        lake = self._lake()
+        lake = self.lake.get_lake()
         scope = step_scope(context.step_context)
         if uri.kind is not TagKind.NONE:
             return lake.read(uri, scope=scope)

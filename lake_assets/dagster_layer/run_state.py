@@ -71,9 +71,7 @@ class InFlight:
         return found
 
     def covers(self, key: AssetKey, date: str) -> bool:
-        if (key, date) in self.partitions:
-            return True
-        return any(
+        return (key, date) in self.partitions or any(
             (keys is None or key in keys) and start <= date <= end
             for keys, start, end in self.ranges
         )
@@ -111,14 +109,13 @@ class Built:
                     AssetRecordsFilter(asset_key=self.keys[ds], storage_ids=chunk),
                     limit=len(chunk),
                 ).records
+                self._inputs.update(dict.fromkeys(chunk))
                 for record in records:
                     mat = record.asset_materialization
                     value = mat.metadata.get(INPUT_VERSIONS_KEY) if mat else None
                     self._inputs[record.storage_id] = (
                         dict(value.value) if value is not None else None
                     )
-                for sid in chunk:
-                    self._inputs.setdefault(sid, None)
 
     def inputs(self, ds: DatasetId, date: str) -> dict[str, str] | None:
         sid = self.storage_id(ds, date)

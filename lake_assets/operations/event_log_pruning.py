@@ -1,16 +1,15 @@
 """Row-level pruning of a run's event log, where Dagster has no API for it.
 
 Dagster can only delete a run's events all at once (``delete_events``), which would also drop
-the asset materializations the UI builds partition status from. These classes delete the other
-rows straight from the storage's own ``event_logs`` table, using Dagster's schema objects, and
-keep every row an asset or the run's status depends on. Of the asset rows, only plans that
+the asset materializations the UI builds partition status from. ``EventLogPruner`` deletes the
+other rows straight from the storage's own ``event_logs`` table, using Dagster's schema objects,
+and keeps every row an asset or the run's status depends on. Of the asset rows, only plans that
 Dagster's reads can no longer tell apart from their outcome are removed (``redundant_events``).
 """
 
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as db
@@ -19,6 +18,7 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     EventLogEntry,
+    RunsFilter,
     deserialize_value,
 )
 from sqlalchemy.engine import Connection
@@ -44,34 +44,25 @@ from lake_assets.dagster_layer.internals import (
 ASSET_HISTORY_EVENT_TYPES: frozenset[str] = frozenset(
     event_type.value for event_type in ASSET_EVENTS | ASSET_CHECK_EVENTS
 )
-"""Events that make up asset history: materializations, observations, planned and failed
-materializations, freshness changes, check evaluations and planned checks. The asset catalog,
-partition status (materialized, failed, in progress) and check history are all read from these
-rows and from the asset tables, which pruning never touches. Pruning removes none of these types
-wholesale; ``redundant_events`` picks the few plans that no read can miss."""
+"""Asset and check events: the asset catalog, partition status and check history are read from
+these rows and the asset tables, so pruning removes only the rows ``redundant_events`` picks."""
 
 RUN_STATUS_EVENT_TYPES: frozenset[str] = frozenset(
     event_type.value
     for event_type, status in EVENT_TYPE_TO_PIPELINE_RUN_STATUS.items()
     if status in FINISHED_STATUSES
 )
-"""A finished run's terminal event (success, failure or cancellation): once a run's log has
-loaded, the run page takes the run's end from it (``extractMetadataFromLogs``), and without it
-shows the run as still going. The other lifecycle events (enqueued, dequeued, starting, started,
-canceling) go: their times are in the ``runs`` table, which the run header and the runs list
-read. The one thing a pruned run's page loses with RUN_START is the time since the start on the
-few log rows it keeps."""
+"""A finished run's terminal event: without it the run page shows the run as still going. The
+other lifecycle events go: their times are in the ``runs`` table the UI reads, and the kept
+rows only lose their time since the run's start."""
 
 KEPT_EVENT_TYPES: frozenset[str] = ASSET_HISTORY_EVENT_TYPES | RUN_STATUS_EVENT_TYPES
-
-RunStatuses = Callable[[Collection[str]], Mapping[str, DagsterRunStatus]]
-"""Status of each run by id; a run missing from the answer no longer exists."""
 
 _PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value
 _MATERIALIZED = DagsterEventType.ASSET_MATERIALIZATION.value
 _CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value
 _CHUNK = 500
-"""Storage ids per ``IN`` list: well below SQLite's and MySQL's statement limits."""
+"""Ids per ``IN`` list: well below SQLite's and MySQL's statement limits."""
 
 _table = SqlEventLogStorageTable
 _checks = AssetCheckExecutionsTable
@@ -88,46 +79,42 @@ class EventVolume:
         return EventVolume(self.events + other.events, self.bytes + other.bytes)
 
 
-def _bulky_rows() -> db.ColumnElement[bool]:
-    return db.or_(
-        _table.c.dagster_event_type.is_(None),
-        _table.c.dagster_event_type.notin_(sorted(KEPT_EVENT_TYPES)),
-    )
-
-
-def _byte_length(conn: Connection) -> db.ColumnElement[int]:
-    if conn.dialect.name == "sqlite":
-        return db.func.length(db.cast(_table.c.event, db.LargeBinary))
-    return db.func.octet_length(_table.c.event)
-
-
-def _volume_by_run(
-    conn: Connection, run_ids: Sequence[str], bulky_only: bool
-) -> dict[str, EventVolume]:
-    query = db.select(
-        _table.c.run_id,
-        db.func.count(_table.c.id),
-        db.func.coalesce(db.func.sum(_byte_length(conn)), 0),
-    ).where(_table.c.run_id.in_(run_ids))
-    if bulky_only:
-        query = query.where(_bulky_rows())
-    rows = conn.execute(query.group_by(_table.c.run_id)).fetchall()
-    return {run_id: EventVolume(int(count), int(size)) for run_id, count, size in rows}
-
-
-def _runs_with_asset_history(conn: Connection, run_ids: Sequence[str]) -> set[str]:
-    query = (
-        db.select(_table.c.run_id)
-        .where(_table.c.run_id.in_(run_ids))
-        .where(_table.c.dagster_event_type.in_(sorted(ASSET_HISTORY_EVENT_TYPES)))
-        .distinct()
-    )
-    return {row[0] for row in conn.execute(query)}
-
-
 def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _bulky_rows(run_ids: Sequence[str]) -> db.ColumnElement[bool]:
+    return db.and_(
+        _table.c.run_id.in_(run_ids),
+        db.or_(
+            _table.c.dagster_event_type.is_(None),
+            _table.c.dagster_event_type.notin_(sorted(KEPT_EVENT_TYPES)),
+        ),
+    )
+
+
+def _add_volume(conn: Connection, where: db.ColumnElement[bool], into: dict[str, EventVolume]):
+    """Add the rows and bytes matching ``where`` to ``into``, per run."""
+    if conn.dialect.name == "sqlite":
+        size = db.func.length(db.cast(_table.c.event, db.LargeBinary))
+    else:
+        size = db.func.octet_length(_table.c.event)
+    query = db.select(
+        _table.c.run_id, db.func.count(_table.c.id), db.func.coalesce(db.func.sum(size), 0)
+    )
+    for run_id, count, total in conn.execute(query.where(where).group_by(_table.c.run_id)):
+        into[run_id] = into.get(run_id, EventVolume()) + EventVolume(int(count), int(total))
+
+
+def _same_partition(
+    other: db.FromClause, plan: db.FromClause, event_type: str, partitioned: bool
+) -> db.ColumnElement[bool]:
+    return db.and_(
+        other.c.asset_key == plan.c.asset_key,
+        other.c.dagster_event_type == event_type,
+        other.c.partition == plan.c.partition if partitioned else other.c.partition.is_(None),
+    )
 
 
 def _fulfilled_plans(
@@ -138,14 +125,6 @@ def _fulfilled_plans(
     partition: ``(storage id, superseded)``. Partitioned and unpartitioned plans are separate
     queries so each probe uses one of Dagster's asset indexes."""
     plan, done, later, newest = (_table.alias(name) for name in ("plan", "done", "later", "newest"))
-
-    def same_partition(other: db.FromClause, event_type: str) -> db.ColumnElement[bool]:
-        return db.and_(
-            other.c.asset_key == plan.c.asset_key,
-            other.c.dagster_event_type == event_type,
-            other.c.partition == plan.c.partition if partitioned else other.c.partition.is_(None),
-        )
-
     newest_plan = (
         db.select(db.func.max(newest.c.id))
         .where(newest.c.asset_key == plan.c.asset_key, newest.c.dagster_event_type == _PLANNED)
@@ -153,14 +132,16 @@ def _fulfilled_plans(
     )
     query = db.select(
         plan.c.id,
-        db.exists().where(same_partition(later, _PLANNED), later.c.id > plan.c.id),
+        db.exists().where(
+            _same_partition(later, plan, _PLANNED, partitioned), later.c.id > plan.c.id
+        ),
     ).where(
         plan.c.run_id.in_(succeeded),
         plan.c.dagster_event_type == _PLANNED,
         plan.c.asset_key.isnot(None),
         plan.c.partition.isnot(None) if partitioned else plan.c.partition.is_(None),
         db.exists().where(
-            same_partition(done, _MATERIALIZED),
+            _same_partition(done, plan, _MATERIALIZED, partitioned),
             done.c.run_id == plan.c.run_id,
             done.c.id > plan.c.id,
         ),
@@ -174,32 +155,29 @@ def _earlier_plan_runs(
 ) -> dict[int, set[str]]:
     """For each of these plans, the runs of all earlier plans of the same asset partition."""
     plan, earlier = _table.alias("plan"), _table.alias("earlier")
+    joined = plan.join(
+        earlier,
+        db.and_(_same_partition(earlier, plan, _PLANNED, partitioned), earlier.c.id < plan.c.id),
+    )
     result: dict[int, set[str]] = {storage_id: set() for storage_id in storage_ids}
     for chunk in _chunks(storage_ids):
-        query = (
-            db.select(plan.c.id, earlier.c.run_id)
-            .select_from(
-                plan.join(
-                    earlier,
-                    db.and_(
-                        earlier.c.asset_key == plan.c.asset_key,
-                        earlier.c.dagster_event_type == _PLANNED,
-                        earlier.c.partition == plan.c.partition
-                        if partitioned
-                        else earlier.c.partition.is_(None),
-                        earlier.c.id < plan.c.id,
-                    ),
-                )
-            )
-            .where(plan.c.id.in_(chunk))
-        )
-        for storage_id, run_id in conn.execute(query):
+        query = db.select(plan.c.id, earlier.c.run_id).select_from(joined)
+        for storage_id, run_id in conn.execute(query.where(plan.c.id.in_(chunk))):
             result[int(storage_id)].add(run_id)
     return result
 
 
+def _run_statuses(instance: DagsterInstance, run_ids: Sequence[str]) -> dict[str, DagsterRunStatus]:
+    """Status of each run by id; a run missing from the answer no longer exists."""
+    found: dict[str, DagsterRunStatus] = {}
+    for chunk in _chunks(run_ids):
+        for record in instance.get_run_records(filters=RunsFilter(run_ids=list(chunk))):
+            found[record.dagster_run.run_id] = record.dagster_run.status
+    return found
+
+
 def _redundant_plans(
-    conn: Connection, succeeded: Sequence[str], statuses: RunStatuses
+    conn: Connection, instance: DagsterInstance, succeeded: Sequence[str]
 ) -> list[int]:
     """Planned materializations that no Dagster read can tell from the materialization that
     followed them in the same successful run.
@@ -223,8 +201,7 @@ def _redundant_plans(
         redundant += [storage_id for storage_id, superseded in candidates if superseded]
         newest = [storage_id for storage_id, superseded in candidates if not superseded]
         earlier = _earlier_plan_runs(conn, newest, partitioned)
-        runs = sorted(set().union(*earlier.values()))
-        known = statuses(runs) if runs else {}
+        known = _run_statuses(instance, sorted(set().union(*earlier.values())))
         redundant += [
             storage_id
             for storage_id, run_ids in earlier.items()
@@ -235,25 +212,21 @@ def _redundant_plans(
 
 def _recorded_check_plans(conn: Connection, run_ids: Sequence[str]) -> list[int]:
     """Planned check evaluations whose check execution Dagster recorded in
-    ``asset_check_executions``: that row keeps the planned event itself (or, once the check ran,
-    its evaluation), and check history, summaries and partition status are read from the table;
-    nothing reads the planned event back from the event log but the run's own log, where the UI
-    filters planned events out."""
-    rows = conn.execute(
+    ``asset_check_executions``: check history, summaries and partition status are read from that
+    table; nothing reads the planned event back but the run's own log, where the UI hides it."""
+    keys: dict[int, tuple[str, str, str]] = {}
+    for storage_id, run_id, event in conn.execute(
         db.select(_table.c.id, _table.c.run_id, _table.c.event).where(
             _table.c.run_id.in_(run_ids), _table.c.dagster_event_type == _CHECK_PLANNED
         )
-    ).fetchall()
-    keys: dict[int, tuple[str, str, str]] = {}
-    for storage_id, run_id, event in rows:
-        planned = deserialize_value(event, EventLogEntry).get_dagster_event()
-        data = planned.asset_check_planned_data
+    ):
+        data = deserialize_value(event, EventLogEntry).get_dagster_event().asset_check_planned_data
         keys[int(storage_id)] = (data.asset_key.to_string(), data.check_name, run_id)
     if not keys:
         return []
     recorded = {
-        (asset_key, check_name, run_id)
-        for asset_key, check_name, run_id in conn.execute(
+        tuple(row)
+        for row in conn.execute(
             db.select(_checks.c.asset_key, _checks.c.check_name, _checks.c.run_id).where(
                 _checks.c.asset_key.in_(sorted({key[0] for key in keys.values()})),
                 _checks.c.check_name.in_(sorted({key[1] for key in keys.values()})),
@@ -264,59 +237,63 @@ def _recorded_check_plans(conn: Connection, run_ids: Sequence[str]) -> list[int]
     return [storage_id for storage_id, key in keys.items() if key in recorded]
 
 
-def _volume_of_ids(conn: Connection, storage_ids: Sequence[int]) -> dict[str, EventVolume]:
-    result: dict[str, EventVolume] = {}
-    for chunk in _chunks(sorted(storage_ids)):
-        query = (
-            db.select(
-                _table.c.run_id,
-                db.func.count(_table.c.id),
-                db.func.coalesce(db.func.sum(_byte_length(conn)), 0),
-            )
-            .where(_table.c.id.in_(chunk))
-            .group_by(_table.c.run_id)
-        )
-        for run_id, count, size in conn.execute(query):
-            result[run_id] = result.get(run_id, EventVolume()) + EventVolume(int(count), int(size))
-    return result
-
-
-def _merge(*volumes: Mapping[str, EventVolume]) -> dict[str, EventVolume]:
-    result: dict[str, EventVolume] = {}
-    for volume in volumes:
-        for run_id, amount in volume.items():
-            result[run_id] = result.get(run_id, EventVolume()) + amount
-    return result
+def _remove_shard(shards: SqliteEventLogStorage, run_id: str) -> None:
+    """``delete_events`` empties a run shard but leaves the file; remove it, and forget that it
+    was initialized so a later read recreates its tables instead of failing."""
+    for suffix in ("", "-wal", "-shm"):
+        path = shards.path_for_shard(run_id) + suffix
+        if os.path.exists(path):
+            os.remove(path)
+    forget_shard(shards, run_id)
 
 
 class EventLogPruner:
-    """Event-log operations over runs whose events share one table (PostgreSQL, MySQL,
-    consolidated or in-memory SQLite)."""
+    """Event-log operations over one SQL event log storage: runs whose events share one table
+    (PostgreSQL, MySQL, consolidated SQLite), or the default local SQLite layout (``dagster
+    dev``), where every run's events live in ``<run_id>.db`` and asset, check and run-status
+    events are mirrored into ``index.db``, which the asset queries read and pruning never
+    touches."""
 
     def __init__(self, storage: SqlEventLogStorage):
         self._storage = storage
+        self._shards = storage if isinstance(storage, SqliteEventLogStorage) else None
+        self._pruned_shards: list[str] = []
 
-    def _connection(self, run_id: str | None = None) -> AbstractContextManager[Connection]:
-        return self._storage.index_connection()
+    def _tables(self, run_ids: Sequence[str]) -> Iterator[tuple[Connection, list[str]]]:
+        """A connection to each table that holds these runs' events, with the runs it holds."""
+        if self._shards is None:
+            if run_ids:
+                with self._storage.index_connection() as conn:
+                    yield conn, list(run_ids)
+            return
+        for run_id in run_ids:
+            if os.path.exists(self._shards.path_for_shard(run_id)):
+                with self._shards.run_connection(run_id) as conn:
+                    yield conn, [run_id]
 
     def runs_with_asset_history(self, run_ids: Sequence[str]) -> set[str]:
         """Runs that wrote at least one asset or asset-check event."""
-        if not run_ids:
-            return set()
-        with self._connection() as conn:
-            return _runs_with_asset_history(conn, run_ids)
+        found: set[str] = set()
+        for conn, runs in self._tables(run_ids):
+            query = db.select(_table.c.run_id).where(
+                _table.c.run_id.in_(runs),
+                _table.c.dagster_event_type.in_(sorted(ASSET_HISTORY_EVENT_TYPES)),
+            )
+            found |= {row[0] for row in conn.execute(query.distinct())}
+        return found
 
     def redundant_events(
-        self, run_ids: Sequence[str], succeeded: Collection[str], statuses: RunStatuses
+        self, instance: DagsterInstance, run_ids: Sequence[str], succeeded: Collection[str]
     ) -> list[int]:
         """Storage ids of asset-history rows of these finished runs that Dagster no longer needs
         (see ``_redundant_plans`` and ``_recorded_check_plans``); ``succeeded`` are the ones
-        among them that succeeded."""
-        if not run_ids:
+        among them that succeeded. None in a run shard: its asset rows are its run's log alone,
+        and storage ids differ from ``index.db``'s."""
+        if self._shards is not None or not run_ids:
             return []
         successful = [run_id for run_id in run_ids if run_id in succeeded]
-        with self._connection() as conn:
-            plans = _redundant_plans(conn, successful, statuses) if successful else []
+        with self._storage.index_connection() as conn:
+            plans = _redundant_plans(conn, instance, successful) if successful else []
             checks = (
                 _recorded_check_plans(conn, run_ids) if self._storage.supports_asset_checks else []
             )
@@ -327,34 +304,38 @@ class EventLogPruner:
     ) -> dict[str, EventVolume]:
         """Event rows and bytes per run: all of them, or only those pruning would delete (the
         bulky ones and the ``redundant`` storage ids)."""
-        if not run_ids:
-            return {}
-        with self._connection() as conn:
-            bulky = _volume_by_run(conn, run_ids, bulky_only)
-            return _merge(bulky, _volume_of_ids(conn, redundant)) if bulky_only else bulky
+        result: dict[str, EventVolume] = {}
+        for conn, runs in self._tables(run_ids):
+            where = _bulky_rows(runs) if bulky_only else _table.c.run_id.in_(runs)
+            _add_volume(conn, where, result)
+            for chunk in _chunks(sorted(redundant)):
+                _add_volume(conn, _table.c.id.in_(chunk), result)
+        return result
 
     def prune(self, run_ids: Sequence[str], redundant: Sequence[int] = ()) -> None:
         """Delete every event of these runs that is neither asset history nor run status, and
         the ``redundant`` asset-history rows."""
-        if not run_ids:
-            return
-        with self._connection() as conn:
-            conn.execute(_table.delete().where(_table.c.run_id.in_(run_ids)).where(_bulky_rows()))
+        for conn, runs in self._tables(run_ids):
+            conn.execute(_table.delete().where(_bulky_rows(runs)))
             for chunk in _chunks(sorted(redundant)):
                 conn.execute(_table.delete().where(_table.c.id.in_(chunk)))
+            if self._shards is not None:
+                self._pruned_shards += runs
 
     def delete_runs(self, instance: DagsterInstance, run_ids: Sequence[str]) -> None:
-        """Delete runs that wrote no asset event, with all their events, in one statement per
-        table: ``instance.delete_run`` costs several round trips per run. Such runs own no
-        asset event tags and, being finished, no concurrency slots."""
-        if not run_ids:
-            return
+        """Delete runs that wrote no asset event, with all their events. On a shared table, one
+        statement per table: ``instance.delete_run`` costs several round trips per run. Such runs
+        own no asset event tags and, being finished, no concurrency slots."""
         run_storage = instance.run_storage
-        if not isinstance(run_storage, SqlRunStorage):
+        if self._shards is not None or not isinstance(run_storage, SqlRunStorage):
             for run_id in run_ids:
                 instance.delete_run(run_id)
+                if self._shards is not None:
+                    _remove_shard(self._shards, run_id)
             return
-        with self._connection() as conn:
+        if not run_ids:
+            return
+        with self._storage.index_connection() as conn:
             conn.execute(_table.delete().where(_table.c.run_id.in_(run_ids)))
         with run_storage.connect() as conn:
             conn.execute(RunTagsTable.delete().where(RunTagsTable.c.run_id.in_(run_ids)))
@@ -363,100 +344,34 @@ class EventLogPruner:
     def reclaim_space(self, full: bool) -> None:
         """Give the deleted rows' space back: plain VACUUM makes it reusable without locking
         writers; VACUUM FULL (or SQLite's VACUUM) also returns it to the file system."""
+        if self._shards is not None:
+            for run_id in self._pruned_shards:
+                path = self._shards.path_for_shard(run_id)
+                if os.path.exists(path):
+                    with sqlite3.connect(path, isolation_level=None) as conn:
+                        conn.execute("VACUUM")
+            self._pruned_shards.clear()
+            return
         with self._storage.index_connection() as conn:
             dialect = conn.dialect.name
-        if dialect == "postgresql":
-            statement = (
-                "VACUUM (FULL, ANALYZE) event_logs" if full else "VACUUM (ANALYZE) event_logs"
-            )
-        elif dialect == "sqlite":
-            statement = "VACUUM"
-        else:
-            return
-        engine = event_log_engine(self._storage)
-        if engine is None:
-            return
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(statement)
-
-
-class RunShardedEventLogPruner(EventLogPruner):
-    """The default local SQLite layout (``dagster dev``, ``DagsterInstance.local_temp``): every
-    run's events live in ``<run_id>.db``; asset, check and run-status events are mirrored into
-    ``index.db``, which the asset queries read. Pruning only touches the run's own shard."""
-
-    def __init__(self, storage: SqliteEventLogStorage):
-        super().__init__(storage)
-        self._sharded = storage
-        self._pruned: list[str] = []
-
-    def _shard_exists(self, run_id: str) -> bool:
-        return os.path.exists(self._sharded.path_for_shard(run_id))
-
-    def runs_with_asset_history(self, run_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for run_id in run_ids:
-            if not self._shard_exists(run_id):
-                continue
-            with self._sharded.run_connection(run_id) as conn:
-                found |= _runs_with_asset_history(conn, [run_id])
-        return found
-
-    def redundant_events(
-        self, run_ids: Sequence[str], succeeded: Collection[str], statuses: RunStatuses
-    ) -> list[int]:
-        """None: asset queries read the copies in ``index.db``, which pruning never touches, so
-        a shard's asset rows are its run's log alone; storage ids also differ between the two."""
-        return []
-
-    def volume(
-        self, run_ids: Sequence[str], bulky_only: bool, redundant: Sequence[int] = ()
-    ) -> dict[str, EventVolume]:
-        result: dict[str, EventVolume] = {}
-        for run_id in run_ids:
-            if not self._shard_exists(run_id):
-                continue
-            with self._sharded.run_connection(run_id) as conn:
-                result.update(_volume_by_run(conn, [run_id], bulky_only))
-        return result
-
-    def prune(self, run_ids: Sequence[str], redundant: Sequence[int] = ()) -> None:
-        for run_id in run_ids:
-            if not self._shard_exists(run_id):
-                continue
-            with self._sharded.run_connection(run_id) as conn:
-                conn.execute(_table.delete().where(_table.c.run_id == run_id).where(_bulky_rows()))
-            self._pruned.append(run_id)
-
-    def delete_runs(self, instance: DagsterInstance, run_ids: Sequence[str]) -> None:
-        for run_id in run_ids:
-            instance.delete_run(run_id)
-            self._forget_run(run_id)
-
-    def _forget_run(self, run_id: str) -> None:
-        """``delete_events`` empties a run shard but leaves the file; remove it, and forget that
-        it was initialized so a later read recreates its tables instead of failing."""
-        for suffix in ("", "-wal", "-shm"):
-            path = self._sharded.path_for_shard(run_id) + suffix
-            if os.path.exists(path):
-                os.remove(path)
-        forget_shard(self._sharded, run_id)
-
-    def reclaim_space(self, full: bool) -> None:
-        for run_id in self._pruned:
-            path = self._sharded.path_for_shard(run_id)
-            if os.path.exists(path):
-                with sqlite3.connect(path, isolation_level=None) as conn:
-                    conn.execute("VACUUM")
-        self._pruned.clear()
+        statements = {
+            "postgresql": f"VACUUM ({'FULL, ' if full else ''}ANALYZE) event_logs",
+            "sqlite": "VACUUM",
+        }
+        engine = event_log_engine(self._storage) if dialect in statements else None
+        if engine is not None:
+            with engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    statements[dialect]
+                )
 
 
 def pruner_for(storage: EventLogStorage) -> EventLogPruner:
-    """Pick the pruner for the instance's event log storage; fail clearly on one we can't prune."""
+    """The pruner for the instance's event log storage; fails clearly on one it can't prune."""
     storage = unwrap_event_log_storage(storage)
-    if isinstance(storage, SqliteEventLogStorage):
-        return RunShardedEventLogPruner(storage)
-    if isinstance(storage, SqlEventLogStorage) and not storage.is_run_sharded:
+    if isinstance(storage, SqliteEventLogStorage) or (
+        isinstance(storage, SqlEventLogStorage) and not storage.is_run_sharded
+    ):
         return EventLogPruner(storage)
     raise TypeError(
         f"Log cleanup supports SQL event log storages (PostgreSQL, MySQL, SQLite); "

@@ -1,4 +1,4 @@
-"""The log-cleanup job: one op that runs a retention pass and reports it."""
+"""The log-cleanup job, one op that runs a retention pass and reports it, and its schedule."""
 
 import dagster as dg
 
@@ -31,4 +31,13 @@ log_cleanup_job = dg.JobDefinition(
     name="log_cleanup",
     executor_def=dg.in_process_executor,
     tags={OPERATION_TAG: "log_cleanup"},
+)
+
+log_cleanup_schedule = dg.ScheduleDefinition(
+    name="log_cleanup_daily",
+    job=log_cleanup_job,
+    cron_schedule="17 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Nightly, outside working hours, when few runs write to the event log.",
 )

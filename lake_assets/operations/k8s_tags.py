@@ -23,37 +23,22 @@ BACKFILL_SIZE = {"cpu": "1", "memory": "4Gi", "ephemeral-storage": "4Gi"}
 HEAVY_SIZE = {"cpu": "2", "memory": "8Gi", "ephemeral-storage": "8Gi"}
 
 
-def run_size(heavy: bool, backfill: bool) -> dict[str, str]:
-    """The container size for a run: heavy beats backfill beats standard."""
-    if heavy:
-        return dict(HEAVY_SIZE)
-    if backfill:
-        return dict(BACKFILL_SIZE)
-    return dict(STANDARD_SIZE)
-
-
-def k8s_config(heavy: bool = False, backfill: bool = False, spot: bool = False) -> dict[str, Any]:
-    """The ``dagster-k8s/config`` value as a dict (see ``k8s_config_tags``)."""
+def k8s_config_tags(
+    heavy: bool = False, backfill: bool = False, spot: bool = False
+) -> dict[str, str]:
+    """Run tags that size the run's Kubernetes pod (heavy beats backfill beats standard): put
+    them on a job (``tags=``), a ``RunRequest`` or a backfill. ``spot`` opts a backfill into
+    Spot pods."""
     if spot and not backfill:
         raise ValueError(
             "spot=True is only for backfill runs: Spot pods can be reclaimed at 30 s notice, "
             "which a backfill retries cheaply but a sensor-triggered run should not risk"
         )
-    size = run_size(heavy=heavy, backfill=backfill)
-    config: dict[str, Any] = {
-        "container_config": {"resources": {"requests": dict(size), "limits": dict(size)}},
-    }
+    size = HEAVY_SIZE if heavy else BACKFILL_SIZE if backfill else STANDARD_SIZE
+    config: dict[str, Any] = {"container_config": {"resources": {"requests": size, "limits": size}}}
     if spot:
         config["pod_spec_config"] = {
-            "node_selector": dict(SPOT_NODE_SELECTOR),
+            "node_selector": SPOT_NODE_SELECTOR,
             "termination_grace_period_seconds": SPOT_TERMINATION_GRACE_SECONDS,
         }
-    return config
-
-
-def k8s_config_tags(
-    heavy: bool = False, backfill: bool = False, spot: bool = False
-) -> dict[str, str]:
-    """Run tags that size the run's Kubernetes pod: put them on a job (``tags=``), a
-    ``RunRequest`` or a backfill. ``spot`` opts a backfill into Spot pods."""
-    return {K8S_CONFIG_TAG: json.dumps(k8s_config(heavy=heavy, backfill=backfill, spot=spot))}
+    return {K8S_CONFIG_TAG: json.dumps(config)}
