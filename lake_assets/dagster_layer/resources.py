@@ -5,8 +5,6 @@ manager share one `Lake` and one client."""
 from typing import Any
 from urllib.parse import urlparse
 
-from botocore import UNSIGNED
-from botocore.config import Config
 from dagster_aws.s3.resources import ResourceWithS3Configuration
 from pydantic import Field
 
@@ -28,22 +26,15 @@ class LakeResource(ResourceWithS3Configuration):
         return self.lake_url or lake_url()
 
     def client_options(self) -> dict[str, Any]:
-        """The settings that differ from dagster-aws's defaults, as boto3 client arguments:
-        left at their defaults, the resource opens the very lake `gros://` reads open."""
+        """The settings that differ from dagster-aws's defaults, as the S3 store takes them:
+        left at their defaults, the resource opens the very lake `gros://` reads open; set,
+        they are plain values, so every call still gets the same `Lake` and client."""
         fields = ResourceWithS3Configuration.model_fields
-        options = {
+        return {
             name: getattr(self, name)
             for name in fields
             if getattr(self, name) != fields[name].default
         }
-        config = {}
-        if (attempts := options.pop("max_attempts", None)) is not None:
-            config["retries"] = {"max_attempts": attempts, "mode": "standard"}
-        if options.pop("use_unsigned_session", False):
-            config["signature_version"] = UNSIGNED
-        if config:
-            options["config"] = Config(**config)
-        return options
 
     def get_lake(self) -> Lake:
         url = self.url

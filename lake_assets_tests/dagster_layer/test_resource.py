@@ -19,9 +19,9 @@ def _presigned_algorithm(client: object) -> list[str]:
 
 
 def test_the_resource_client_is_the_lakes(s3_bucket: str, s3_endpoint: str) -> None:
-    lake = LakeResource(
-        lake_url=f"s3://{s3_bucket}", endpoint_url=s3_endpoint, max_attempts=7
-    ).get_lake()
+    resource = LakeResource(lake_url=f"s3://{s3_bucket}", endpoint_url=s3_endpoint, max_attempts=7)
+    lake = resource.get_lake()
+    assert resource.get_lake() is lake  # one lake and client per setting, not per call
     client = lake.store.client
     assert _presigned_algorithm(client) == ["AWS4-HMAC-SHA256"]
     assert client.meta.config.signature_version == "s3v4"

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import boto3
 import botocore.exceptions
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.response import StreamingBody
 
@@ -62,10 +63,16 @@ class S3Store(Store):
         self._gets = PresignedGets(self.client, bucket)
 
     def _client(self, options: dict[str, Any]) -> Any:
-        """A boto3 client; the caller's `config` is merged over ours, and a bad option or
-        partial credentials is a LakeError naming the option, never its value."""
+        """A boto3 client; the caller's `config` is merged over ours, as are dagster-aws's
+        plain settings (`max_attempts`, `use_unsigned_session`, `profile_name`: plain values
+        keep the options hashable, so `Lake.open` shares the lake). A bad option or partial
+        credentials is a LakeError naming the option, never its value."""
         options = {k: v for k, v in options.items() if v is not None}
         config = CONFIG.merge(options.pop("config")) if "config" in options else CONFIG
+        if (attempts := options.pop("max_attempts", None)) is not None:
+            config = config.merge(Config(retries={"max_attempts": attempts, "mode": "standard"}))
+        if options.pop("use_unsigned_session", False):
+            config = config.merge(Config(signature_version=UNSIGNED))
         profile = options.pop("profile_name", None)
         try:
             with _session_lock:
