@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Annotated, Any, NoReturn
@@ -9,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from lake_assets.cli import data, inspect, lineage_tree, listing, publishing, session, verify
+from lake_assets.lake import reading
 from lake_assets.lake.contract.errors import LakeError
 
 EXIT_ERROR = 1
@@ -76,5 +78,30 @@ app.command("publish")(publishing.publish)
 app.command("verify")(verify.verify)
 
 
+def main() -> NoReturn:
+    """The `lake` script: run the app, then end the process without interpreter shutdown.
+
+    A native reader thread (pyarrow's, reading through a Python file object) may still drop
+    its last Python reference just after a command returns; if the interpreter is finalizing
+    by then, the process aborts ("terminate called without an active exception", exit 134)
+    after the command's output was already right. So the output is flushed, the lake's own
+    background fetches are finished, and the process ends with `os._exit`."""
+    try:
+        app(prog_name="lake")
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if isinstance(e.code, str):
+            sys.stderr.write(e.code + "\n")
+    reading.finish_background()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be told
+            code = code or EXIT_ERROR
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app(prog_name="lake")
+    main()

@@ -40,6 +40,13 @@ def _in_background() -> ThreadPoolExecutor:
     return _background
 
 
+def finish_background() -> None:
+    """Wait for the fetches under way: for a process about to end without shutdown."""
+    if _background is not None:
+        _background.shutdown(wait=True)
+        _forget_background()
+
+
 def _forget_background() -> None:
     global _background
     _background = None

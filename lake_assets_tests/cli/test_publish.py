@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from lake_assets.lake import DatasetId, Lake
-from lake_assets_tests.cli.conftest import RawLake
+from lake_assets_tests.cli.conftest import RawLake, Run
 
 DS = DatasetId("ext", "feature/y")
 
@@ -74,3 +76,46 @@ def test_publish_rejects_bad_input(cli, lake: Lake, tmp_path: Path) -> None:
     bad_gzip.write_bytes(gzip.compress(b"a,b\n1,2\n")[:-9])
     cli("publish", str(bad_gzip), "gros://ext/master:2024-06-01").error("not a valid gzip")
     assert lake.dates(DatasetId("ext", "master")) == []
+
+
+PLANTED = """
+import io, sys, threading, time
+import pyarrow.csv as pacsv
+from lake_assets.cli.main import main
+
+class Slow(io.RawIOBase):
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        time.sleep(0.05)
+        b[:4] = b"1,2\\n"
+        return 4
+
+# A pyarrow reader thread that needs Python again after the command is done, the way one may
+# still be dropping its file object when a short `lake` run ends: it reads forever.
+threading.Thread(target=lambda: pacsv.read_csv(Slow()), daemon=True).start()
+sys.argv = ["lake", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("lake_url", ["local"], indirect=True)
+def test_publish_exits_cleanly_while_a_native_reader_runs(
+    cli, lake_url: str, tmp_path: Path
+) -> None:
+    """A refused publish ends with its one-line error and exit 1, not an abort at
+    interpreter shutdown (this once failed CI as exit 134 after the right error)."""
+    plain = tmp_path / "day.csv"
+    plain.write_text("id\n1\n")
+    cli("publish", str(plain), "gros://ext/master:2024-06-01").ok()
+    args = ["--lake", lake_url, "publish", str(plain), "gros://ext/master:2024-06-01"]
+    proc = subprocess.run(
+        [sys.executable, "-c", PLANTED, *args], capture_output=True, text=True, timeout=60
+    )
+    run = Run(proc)
+    run.error("is already published", "use --force")
+    proc = subprocess.run(
+        [sys.executable, "-c", PLANTED, *args, "--force"], capture_output=True, text=True
+    )
+    assert Run(proc).ok().out.startswith("published gros://ext/master:2024-06-01")
