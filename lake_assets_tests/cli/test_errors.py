@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lake_assets.lake import DatasetId, Lake
-from lake_assets_tests.cli.conftest import RawLake, lake_cli
+from lake_assets_tests.cli.conftest import RawLake, lake_in_process
 
 DS = DatasetId("shop", "master")
 
@@ -70,7 +70,7 @@ def test_malformed_objects(cli, shop: None, raw: RawLake) -> None:
 def test_empty_lake_and_bad_lake_url(cli, tmp_path) -> None:
     assert cli("ls").ok().out.startswith("no datasets in")
     cli("ls", "shop").error("repo 'shop' has no datasets", "the lake holds no datasets")
-    lake_cli("--lake", "ftp://host/x", "ls").error("unsupported lake URL", "ftp://host/x")
+    lake_in_process("--lake", "ftp://host/x", "ls").error("unsupported lake URL", "ftp://host/x")
 
 
 @pytest.mark.parametrize("lake_url", ["s3"], indirect=True)
@@ -78,7 +78,7 @@ def test_unreachable_s3(cli, s3_endpoint: str, lake_url: str) -> None:
     dead = {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}
     cli("ls", env=dead).error("cannot reach the S3 endpoint http://127.0.0.1:9")
     cli("info", "gros://shop", env=dead).error("cannot reach the S3 endpoint")
-    lake_cli("--lake", "s3://no-such-bucket-here", "verify").error(
+    lake_in_process("--lake", "s3://no-such-bucket-here", "verify").error(
         "bucket 'no-such-bucket-here' does not exist"
     )
 

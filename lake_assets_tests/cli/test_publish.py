@@ -102,13 +102,15 @@ main()
 
 @pytest.mark.parametrize("lake_url", ["local"], indirect=True)
 def test_publish_exits_cleanly_while_a_native_reader_runs(
-    cli, lake_url: str, tmp_path: Path
+    cli_process, lake_url: str, tmp_path: Path
 ) -> None:
     """A refused publish ends with its one-line error and exit 1, not an abort at
-    interpreter shutdown (this once failed CI as exit 134 after the right error)."""
+    interpreter shutdown (this once failed CI as exit 134 after the right error). The first
+    publish goes through the installed `lake` script: the entry point's own publish test."""
     plain = tmp_path / "day.csv"
     plain.write_text("id\n1\n")
-    cli("publish", str(plain), "gros://ext/master:2024-06-01").ok()
+    published = cli_process("publish", str(plain), "gros://ext/master:2024-06-01").ok().out
+    assert published.startswith("published gros://ext/master:2024-06-01: 1 rows")
     args = ["--lake", lake_url, "publish", str(plain), "gros://ext/master:2024-06-01"]
     proc = subprocess.run(
         [sys.executable, "-c", PLANTED, *args], capture_output=True, text=True, timeout=60

@@ -71,8 +71,8 @@ def test_help_is_light() -> None:
 @pytest.mark.parametrize(
     "args", [("ls",), ("ls", "sales"), ("info", "gros://sales"), ("info", "gros://report:0")]
 )
-def test_browsing_is_light(cli, small_lake: None, args: tuple[str, ...]) -> None:
-    run = cli(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
+def test_browsing_is_light(cli_process, small_lake: None, args: tuple[str, ...]) -> None:
+    run = cli_process(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert "sales" in run.out or "report" in run.out
     assert_light(run)
 

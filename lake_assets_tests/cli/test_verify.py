@@ -12,7 +12,7 @@ B = DatasetId("beta", "feature/z")
 C = DatasetId("gamma", "master")
 
 
-def test_verify(cli, lake: Lake, raw: RawLake) -> None:
+def test_verify(cli, cli_process, lake: Lake, raw: RawLake) -> None:
     df = pd.DataFrame({"x": [1, 2, 3]})
     a1 = lake.publish(df, A, "2024-01-01", upstreams=[])
     lake.publish(df.head(1), A, "2024-01-02", upstreams=[])
@@ -55,8 +55,9 @@ def test_verify(cli, lake: Lake, raw: RawLake) -> None:
     for text in (A.record_key("2024-01-01"), deleted, C.latest_key, "2024-09-09", "FAILED:"):
         assert text in people.out, text
 
-    # a scope checks one dataset only; the progress bar shows on a terminal
-    one = cli("verify", "gamma/master", env={"TTY_COMPATIBLE": "1"})
+    # a scope checks one dataset only; the progress bar shows on a terminal (rich reads
+    # TTY_COMPATIBLE when the console is made, at import: a new process is needed)
+    one = cli_process("verify", "gamma/master", env={"TTY_COMPATIBLE": "1"})
     assert one.code == 1 and "verifying" in one.err
     assert C.latest_key in one.out and A.record_key("2024-01-01") not in one.out
     assert cli("verify", "alpha", "--json").json()["datasets"] == 1
