@@ -29,6 +29,8 @@ class Lake(Reading, Publishing):
         process, lake URL, options and AWS endpoint variables, so reads in one step share a
         client, its connections and what the lake remembers of `latest` pointers."""
         url = url or lake_url()
+        if "://" not in url:  # a path: the same path names another lake after a chdir
+            url = os.path.abspath(os.path.expanduser(url))
         endpoints = tuple(os.environ.get(v) for v in _ENDPOINT_VARS)
         try:
             return _opened(cls, url, tuple(sorted(storage_options.items())), endpoints)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import lake_assets
-from lake_assets.lake import AlreadyPublished, InvalidName, InvalidUri, Lake, UnknownDataset
+from lake_assets.lake import (
+    AlreadyPublished,
+    DatasetId,
+    InvalidName,
+    InvalidUri,
+    Lake,
+    UnknownDataset,
+)
 from lake_assets_tests.raw_lake import RawLake
 
 
@@ -109,3 +117,17 @@ def test_an_empty_branch_is_an_error_not_the_default(lake_env: str, raw: RawLake
         lake_assets.dates("r", "")
     keys = raw.all_keys()
     assert keys and all("/r/master/" in k for k in keys), keys
+
+
+def test_a_relative_lake_path_follows_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Lake.open` shares lakes per root; a relative path names another root after a chdir."""
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        Lake.open("lake").publish(pd.DataFrame({"n": [1]}), DatasetId(name, "master"), "2024-01-01")
+    monkeypatch.chdir(tmp_path / "one")
+    assert Lake.open("lake").store.url == Lake.open(str(tmp_path / "one" / "lake")).store.url
+    assert Lake.open("lake").dates(DatasetId("one", "master")) == ["2024-01-01"]
+    assert Lake.open("lake").dates(DatasetId("two", "master")) == []
