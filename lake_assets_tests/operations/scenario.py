@@ -88,6 +88,14 @@ class History:
     unfinished_runs: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Built:
+    """An instance holding the scenario's history, and what the scenario made."""
+
+    instance: DagsterInstance
+    history: History
+
+
 def _materialize(
     instance: DagsterInstance, asset: dg.AssetsDefinition, partition: str, fail: bool = False
 ) -> str:

@@ -26,8 +26,8 @@ from lake_assets_tests.operations.scenario import (
     PARTITIONS_DEFS,
     RETRIED_PARTITION,
     STUCK_PARTITIONS,
+    Built,
     History,
-    build_history,
 )
 
 PLANNED = "ASSET_MATERIALIZATION_PLANNED"
@@ -91,9 +91,8 @@ def _delete_plan(instance: DagsterInstance, run_id: str) -> None:
         )
 
 
-def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: DagsterInstance):
-    instance = storage_instance
-    history = build_history(instance)
+def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_history: Built):
+    instance, history = storage_history.instance, storage_history.history
     before = capture(instance, PARTITIONS_DEFS)
     old_runs = [*history.asset_runs, *history.failed_runs, *history.no_asset_runs]
     untouched = [*history.recent_runs, *history.unfinished_runs]
@@ -143,11 +142,10 @@ def test_cleanup_keeps_asset_history_and_removes_the_rest(storage_instance: Dags
     assert _event_log_bytes(instance) < size_before
 
 
-def test_capture_notices_a_needed_plan_removed(single_table_instance: DagsterInstance):
+def test_capture_notices_a_needed_plan_removed(single_table_history: Built):
     """The plans cleanup keeps are needed: removing any of them changes what the UI shows, and
     the before/after comparison sees it."""
-    instance = single_table_instance
-    history = build_history(instance)
+    instance, history = single_table_history.instance, single_table_history.history
     _clean(instance, history)
     after = capture(instance, PARTITIONS_DEFS)
 
@@ -169,9 +167,8 @@ def test_capture_notices_a_needed_plan_removed(single_table_instance: DagsterIns
     assert team["planned"] != after["per_team"]["planned"]
 
 
-def test_dry_run_changes_nothing_and_predicts_the_real_run(storage_instance: DagsterInstance):
-    instance = storage_instance
-    history = build_history(instance)
+def test_dry_run_changes_nothing_and_predicts_the_real_run(storage_history: Built):
+    instance, history = storage_history.instance, storage_history.history
     before = capture(instance, PARTITIONS_DEFS)
     all_runs = [*history.asset_runs, *history.failed_runs, *history.no_asset_runs]
     rows_before = _event_rows(instance, all_runs)
@@ -187,11 +184,8 @@ def test_dry_run_changes_nothing_and_predicts_the_real_run(storage_instance: Dag
     assert predicted.events_removed > 0
 
 
-def test_second_pass_starts_at_the_watermark_and_removes_nothing(
-    storage_instance: DagsterInstance,
-):
-    instance = storage_instance
-    history = build_history(instance)
+def test_second_pass_starts_at_the_watermark_and_removes_nothing(storage_history: Built):
+    instance, history = storage_history.instance, storage_history.history
     first = _clean(instance, history)
     watermark = instance.run_storage.get_cursor_values({WATERMARK_KEY})[WATERMARK_KEY]
     waiting = instance.get_run_record_by_id(history.unfinished_runs[0])
@@ -205,46 +199,43 @@ def test_second_pass_starts_at_the_watermark_and_removes_nothing(
     assert (second.runs_deleted, second.runs_pruned, second.events_removed) == (0, 0, 0)
 
 
-def test_run_sharded_sqlite_removes_deleted_runs_shard_files(tmp_path: Path):
-    with DagsterInstance.local_temp(str(tmp_path)) as instance:
-        history = build_history(instance)
-        storage = instance.event_log_storage
-        assert isinstance(storage, SqliteEventLogStorage)
-        shards = {run_id: Path(storage.path_for_shard(run_id)) for run_id in history.no_asset_runs}
-        assert all(path.exists() for path in shards.values())
-        _clean(instance, history)
-        assert not any(path.exists() for path in shards.values())
+def test_run_sharded_sqlite_removes_deleted_runs_shard_files(sharded_history: Built):
+    instance, history = sharded_history.instance, sharded_history.history
+    storage = instance.event_log_storage
+    assert isinstance(storage, SqliteEventLogStorage)
+    shards = {run_id: Path(storage.path_for_shard(run_id)) for run_id in history.no_asset_runs}
+    assert all(path.exists() for path in shards.values())
+    _clean(instance, history)
+    assert not any(path.exists() for path in shards.values())
 
 
-def test_job_reports_what_it_removed_as_output_metadata(tmp_path: Path):
-    with DagsterInstance.local_temp(str(tmp_path)) as instance:
-        history = build_history(instance)
-        expected = _clean(instance, history, dry_run=True)
-        result = log_cleanup_job.execute_in_process(
-            instance=instance,
-            run_config={
-                "ops": {"clean_up_run_logs": {"config": {"retention_days": 1, "dry_run": True}}}
-            },
-        )
-        assert result.success
-        outputs = [event for event in result.all_events if event.event_type_value == "STEP_OUTPUT"]
-        metadata = outputs[0].step_output_data.metadata
-        # Nothing is a day old yet.
-        assert metadata["runs_examined"].value == 0
-        assert metadata["dry_run"].value is True
-        assert expected.runs_examined > 0
-        logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
-        assert any("log cleanup would remove" in message for message in logs)
+def test_job_reports_what_it_removed_as_output_metadata(sharded_history: Built):
+    instance, history = sharded_history.instance, sharded_history.history
+    expected = _clean(instance, history, dry_run=True)
+    result = log_cleanup_job.execute_in_process(
+        instance=instance,
+        run_config={
+            "ops": {"clean_up_run_logs": {"config": {"retention_days": 1, "dry_run": True}}}
+        },
+    )
+    assert result.success
+    outputs = [event for event in result.all_events if event.event_type_value == "STEP_OUTPUT"]
+    metadata = outputs[0].step_output_data.metadata
+    # Nothing is a day old yet.
+    assert metadata["runs_examined"].value == 0
+    assert metadata["dry_run"].value is True
+    assert expected.runs_examined > 0
+    logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("log cleanup would remove" in message for message in logs)
 
 
-def test_progress_is_logged_per_batch(tmp_path: Path):
-    with DagsterInstance.local_temp(str(tmp_path)) as instance:
-        history = build_history(instance)
-        messages: list[str] = []
-        report = _clean(instance, history, log=messages.append, batch_size=2)
-        batch_lines = [message for message in messages if message.startswith("batch ")]
-        assert len(batch_lines) == report.batches >= 4
-        assert f"{report.runs_deleted} deleted" in batch_lines[-1]
+def test_progress_is_logged_per_batch(sharded_history: Built):
+    instance, history = sharded_history.instance, sharded_history.history
+    messages: list[str] = []
+    report = _clean(instance, history, log=messages.append, batch_size=2)
+    batch_lines = [message for message in messages if message.startswith("batch ")]
+    assert len(batch_lines) == report.batches >= 4
+    assert f"{report.runs_deleted} deleted" in batch_lines[-1]
 
 
 @pytest.mark.parametrize(
@@ -268,19 +259,17 @@ def test_unsupported_storage_is_refused_with_its_name():
         pruner_for(NotSql())  # type: ignore[arg-type]
 
 
-def test_only_kept_event_types_survive_in_the_table(tmp_path: Path):
+def test_only_kept_event_types_survive_in_the_table(sharded_history: Built):
     """Straight from the table: a pruned run keeps no engine, step or log row."""
-    with DagsterInstance.local_temp(str(tmp_path)) as instance:
-        history = build_history(instance)
-        _clean(instance, history)
-        storage = instance.event_log_storage
-        assert isinstance(storage, SqliteEventLogStorage)
-        run_id = history.asset_runs[0]
-        with storage.run_connection(run_id) as conn:
-            types = {
-                row[0]
-                for row in conn.execute(db.select(SqlEventLogStorageTable.c.dagster_event_type))
-            }
-        assert None not in types
-        assert types <= KEPT_EVENT_TYPES
-        assert os.path.getsize(storage.path_for_shard(run_id)) > 0
+    instance, history = sharded_history.instance, sharded_history.history
+    _clean(instance, history)
+    storage = instance.event_log_storage
+    assert isinstance(storage, SqliteEventLogStorage)
+    run_id = history.asset_runs[0]
+    with storage.run_connection(run_id) as conn:
+        types = {
+            row[0] for row in conn.execute(db.select(SqlEventLogStorageTable.c.dagster_event_type))
+        }
+    assert None not in types
+    assert types <= KEPT_EVENT_TYPES
+    assert os.path.getsize(storage.path_for_shard(run_id)) > 0
