@@ -18,22 +18,27 @@ from lake_assets.lake.lake import Lake
 def resolve(uri: Uri, as_json: Json = False) -> None:
     """The version and object key a URI resolves to right now (what a notebook would read)."""
     lake = current_lake()
-    ref = lake.resolve(parse_uri(uri))
-    key = ref.dataset.data_key(ref.date)
+    u = parse_uri(uri)
+    ref, key = lake.resolve_key(u)
     if as_json:
         emit_json(
             {"uri": uri, "resolved": ref.version_uri, **_location(lake, key), "ref": ref_json(ref)}
         )
         return
-    out.print(ref.version_uri, style="bold", soft_wrap=True)
-    out.print(_ref_table(lake, ref))
+    out.print(ref.uri if u.version is not None else ref.version_uri, style="bold", soft_wrap=True)
+    out.print(_ref_table(lake, ref, key))
 
 
 def info(uri: Uri, as_json: Json = False) -> None:
     """The resolved version, its producer lineage and its registered downstreams."""
     lake = current_lake()
-    ref = lake.resolve(parse_uri(uri))
-    record = lake.record(ref.dataset, ref.date)
+    u = parse_uri(uri)
+    if u.version is not None and u.date is not None:
+        v = lake.version(u.dataset, u.date, u.version)
+        ref, key, record = v.ref, v.key, v.record
+    else:
+        ref, key = lake.resolve_key(u)
+        record = lake.record(ref.dataset, ref.date)
     registered = lake.registrations(ref.dataset)
     read_by = lake.downstream_versions(ref.dataset, ref.date)
     if as_json:
@@ -41,7 +46,7 @@ def info(uri: Uri, as_json: Json = False) -> None:
             {
                 "uri": uri,
                 "resolved": ref.version_uri,
-                **_location(lake, ref.dataset.data_key(ref.date)),
+                **_location(lake, key),
                 "ref": ref_json(ref),
                 "record": None if record is None else _record_json(record),
                 "registered_downstreams": [ref_json(r) for r in registered],
@@ -49,8 +54,8 @@ def info(uri: Uri, as_json: Json = False) -> None:
             }
         )
         return
-    out.print(ref.version_uri, style="bold", soft_wrap=True)
-    out.print(_ref_table(lake, ref))
+    out.print(ref.uri if u.version is not None else ref.version_uri, style="bold", soft_wrap=True)
+    out.print(_ref_table(lake, ref, key))
     heading("producer")
     out.print(_producer_table(record))
     heading("registered downstreams (datasets that declare it, with their tag)")
@@ -77,8 +82,8 @@ def _fields() -> Table:
     return table
 
 
-def _ref_table(lake: Lake, ref: GrosRef) -> Table:
-    key = ref.dataset.data_key(ref.date)
+def _ref_table(lake: Lake, ref: GrosRef, key: str | None = None) -> Table:
+    key = key or ref.dataset.data_key(ref.date)
     table = _fields()
     table.add_row("dataset", str(ref.dataset))
     table.add_row("date", ref.date)

@@ -3,6 +3,9 @@
 Every `latest` must point at an existing data object with the sha256 and size it states;
 every production record must parse and match its data object; every audit object and
 registration must parse, sit under the name it states and name versions that exist.
+History (spec §6): every `versions/` object must hold the bytes its name's sha256 says, every
+kept record must describe the version it is kept with, and every upstream a record names by
+sha256 must still be somewhere, in `data/` or in `versions/`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from urllib.parse import unquote
 
 from lake_assets.lake.catalog import Selection, datasets
 from lake_assets.lake.contract.errors import CorruptObject, NotFound
-from lake_assets.lake.contract.keys import DatasetId, dataset_of_prefix
+from lake_assets.lake.contract.keys import DatasetId, dataset_of_prefix, sha256_of_version_key
+from lake_assets.lake.contract.names import validate_date
 from lake_assets.lake.contract.refs import GrosRef, ProductionRecord
 from lake_assets.lake.lake import Lake
 from lake_assets.lake.storage.store import ObjectInfo
@@ -25,6 +29,7 @@ _DATE = r"\d{4}-\d{2}-\d{2}"
 _RECORD = re.compile(rf"({_DATE})/metadata/({_DATE})\.json")
 _AUDIT = re.compile(rf"({_DATE})/downstreams/([^/]+)")
 _REGISTRATION = re.compile(r"downstreams/([^/]+)")
+_VERSION_RECORD = re.compile(rf"({_DATE})/versions/([0-9a-f]{{64}})\.json")
 _CHUNK = 1 << 20
 
 
@@ -44,10 +49,20 @@ class Listing:
     latest: ObjectInfo | None = None
     dependency: list[ObjectInfo] = field(default_factory=list)
     bad_data: list[ObjectInfo] = field(default_factory=list)
+    versions: dict[tuple[str, str], ObjectInfo] = field(default_factory=dict)
+    """Superseded data objects by (DATE, sha256 in their name)."""
+    bad_versions: list[ObjectInfo] = field(default_factory=list)
 
     @property
     def objects(self) -> int:
-        return len(self.data) + len(self.bad_data) + len(self.dependency) + bool(self.latest)
+        return (
+            len(self.data)
+            + len(self.bad_data)
+            + len(self.versions)
+            + len(self.bad_versions)
+            + len(self.dependency)
+            + bool(self.latest)
+        )
 
 
 def scan(lake: Lake, selection: Selection) -> tuple[list[Listing], list[Problem]]:
@@ -84,6 +99,13 @@ def _list(lake: Lake, ds: DatasetId) -> Listing:
                 listing.bad_data.append(info)
             else:
                 listing.data[date] = info
+        elif info.key.startswith(f"{ds.asset_prefix}versions/"):
+            date = info.key[len(f"{ds.asset_prefix}versions/") :].split("/", 1)[0]
+            sha = sha256_of_version_key(info.key)
+            if sha is not None and _is_date(date) and info.key == ds.version_key(date, sha):
+                listing.versions[(date, sha)] = info
+            else:
+                listing.bad_versions.append(info)
     listing.dependency = list(lake.store.list(ds.dependency_prefix))
     return listing
 
@@ -99,6 +121,7 @@ class Checker:
         self.hashed = 0
         self._sha256: dict[str, str | None] = {}
         self._exists: dict[tuple[DatasetId, str], bool] = {}
+        self._located: dict[tuple[DatasetId, str, str], bool] = {}
 
     def run(self) -> Iterator[Problem]:
         for listing in self.listings.values():
@@ -112,6 +135,25 @@ class Checker:
             found = self.lake.store.head(ds.data_key(ref.date)) is not None
             self._exists[(ds, ref.date)] = found
         return self._exists[(ds, ref.date)]
+
+    def located(self, ref: GrosRef) -> bool:
+        """Whether the bytes `ref` names by sha256 are held, in `data/` or in `versions/`
+        (a version whose name and bytes disagree is reported on its own)."""
+        ds, sha = ref.dataset, ref.sha256
+        assert sha is not None
+        listing = self.listings.get(ds)
+        if listing is not None:
+            if (ref.date, sha) in listing.versions:
+                return True
+            return ref.date in listing.data and self.sha256(ds.data_key(ref.date)) == sha
+        if (ds, ref.date, sha) not in self._located:
+            try:
+                self.lake.locate(ref)
+                found = True
+            except NotFound:
+                found = False
+            self._located[(ds, ref.date, sha)] = found
+        return self._located[(ds, ref.date, sha)]
 
     def sha256(self, key: str) -> str | None:
         """The data object's sha256, streamed; None when it vanished meanwhile."""
@@ -135,6 +177,14 @@ class Checker:
             yield Problem(info.key, "bad-data-name", "under data/ but not named YYYY-MM-DD.csv.gz")
         for _ in listing.data:
             self.tick()
+        for info in listing.bad_versions:
+            self.tick()
+            yield Problem(
+                info.key, "bad-version-name", "under versions/ but not DATE/SHA256.csv.gz"
+            )
+        for (_, sha), info in listing.versions.items():
+            self.tick()
+            yield from self._version(info.key, sha)
         if listing.latest is not None:
             self.tick()
             yield from self._latest(listing)
@@ -147,6 +197,8 @@ class Checker:
                 yield from self._audit(listing, info.key, m.group(1), unquote(m.group(2)))
             elif m := _REGISTRATION.fullmatch(rel):
                 yield from self._registration(info.key, unquote(m.group(1)))
+            elif m := _VERSION_RECORD.fullmatch(rel):
+                yield from self._version_record(listing, info.key, m.group(1), m.group(2))
 
     def _read(
         self, key: str, model: type[GrosRef] | type[ProductionRecord], code: str
@@ -216,13 +268,64 @@ class Checker:
             )
             return
         yield from self._matches(listing, key, ref, "records version", "record")
+        yield from self._upstreams(key, record, "record")
+
+    def _upstreams(self, key: str, record: ProductionRecord, code: str) -> Iterator[Problem]:
+        """Each upstream must still be held: where the record names its bytes by sha256,
+        those bytes (current or kept under `versions/`), else a data object of its date."""
         for up in record.upstreams:
+            if up.sha256 is not None and self.located(up):
+                continue
             if not self.exists(up):
                 yield Problem(
                     key,
-                    "record-upstream-missing",
+                    f"{code}-upstream-missing",
                     f"lists upstream {up.version_uri}, which has no data object",
                 )
+            elif up.sha256 is not None:
+                ds = up.dataset
+                yield Problem(
+                    key,
+                    f"{code}-upstream-lost",
+                    f"lists upstream {up.version_uri} with sha256 {up.sha256}, whose bytes are "
+                    f"lost: neither {ds.data_key(up.date)} nor {ds.versions_prefix(up.date)} "
+                    "holds them",
+                )
+
+    def _version(self, key: str, sha: str) -> Iterator[Problem]:
+        actual = self.sha256(key)
+        if actual is not None and actual != sha:
+            yield Problem(
+                key,
+                "version-sha256-mismatch",
+                f"a kept version named by sha256 {sha}, but its bytes have {actual}",
+            )
+
+    def _version_record(self, listing: Listing, key: str, date: str, sha: str) -> Iterator[Problem]:
+        """A superseded version's record: it must describe that version, whose bytes must be
+        held, and its upstreams are checked as a current record's are."""
+        record, problem = self._read(key, ProductionRecord, "version-record-unreadable")
+        if problem:
+            yield problem
+        if record is None:
+            return
+        ref = record.gros_ref
+        if ref.dataset != listing.dataset or ref.date != date or ref.sha256 != sha:
+            yield Problem(
+                key,
+                "version-record-wrong-version",
+                f"its gros_ref names {ref.version_uri} with sha256 {ref.sha256}, not "
+                f"gros://{listing.dataset}:{date} with sha256 {sha}",
+            )
+            return
+        if not self.located(ref):
+            yield Problem(
+                key,
+                "version-record-missing-data",
+                f"records version {date} with sha256 {sha}, but neither "
+                f"{listing.dataset.version_key(date, sha)} nor the data object holds it",
+            )
+        yield from self._upstreams(key, record, "version-record")
 
     def _audit(self, listing: Listing, key: str, date: str, name: str) -> Iterator[Problem]:
         ref, problem = self._read(key, GrosRef, "audit-unreadable")
@@ -255,3 +358,11 @@ class Checker:
             yield Problem(
                 key, "registration-wrong-name", f"holds {ref.dataset} under the name {name!r}"
             )
+
+
+def _is_date(text: str) -> bool:
+    try:
+        validate_date(text)
+    except ValueError:
+        return False
+    return True

@@ -92,13 +92,12 @@ def build(lake: Lake, ref: GrosRef, direction: Direction, depth: int) -> Node:
     seen: set[tuple[str, str, str]] = set()
 
     def visit(ref: GrosRef, level: int) -> Node:
-        ds = ref.dataset
-        node = Node(ref, exists=lake.store.head(ds.data_key(ref.date)) is not None)
+        node = Node(ref, exists=False)
         try:
-            node.record = lake.record(ds, ref.date)
+            node.record, node.exists = _exact(lake, ref)
         except CorruptObject as e:
             node.problem = str(e)
-        ident = (ref.repo, ref.branch, ref.date)
+        ident = (ref.repo, ref.branch, ref.date, ref.sha256 or "")
         if ident in seen:
             node.repeated = True
             return node
@@ -117,10 +116,26 @@ def build(lake: Lake, ref: GrosRef, direction: Direction, depth: int) -> Node:
     return visit(ref, 0)
 
 
+def _exact(lake: Lake, ref: GrosRef) -> tuple[ProductionRecord | None, bool]:
+    """The record of the very version `ref` names (by sha256, current or kept, spec §6) and
+    whether its bytes are held; without a sha256, the date's current version."""
+    ds = ref.dataset
+    if ref.sha256:
+        for v in lake.history(ds, ref.date):
+            if v.sha256 == ref.sha256:
+                return v.record, True
+        return None, False
+    return lake.record(ds, ref.date), lake.store.head(ds.data_key(ref.date)) is not None
+
+
 def _next(lake: Lake, node: Node, direction: Direction) -> list[GrosRef]:
     if direction == "upstreams":
         return list(node.record.upstreams) if node.record else []
-    return lake.downstream_versions(node.ref.dataset, node.ref.date)
+    ref = node.ref
+    if not ref.sha256:
+        return lake.downstream_versions(ref.dataset, ref.date)
+    readers = lake.readers(ref.dataset, ref.date)  # of these very bytes, then of the date
+    return readers.get(ref.sha256, []) + readers.get(None, [])
 
 
 def radops_row(node: Node) -> RenderableType:

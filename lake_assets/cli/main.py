@@ -9,7 +9,18 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from lake_assets.cli import data, inspect, lineage_tree, listing, publishing, session, verify
+from lake_assets.cli import (
+    data,
+    diff,
+    gc,
+    history,
+    inspect,
+    lineage_tree,
+    listing,
+    publishing,
+    session,
+    verify,
+)
 from lake_assets.lake import reading
 from lake_assets.lake.contract.errors import LakeError
 
@@ -74,8 +85,11 @@ app.command("resolve")(inspect.resolve)
 app.command("head")(data.head)
 app.command("cat")(data.cat)
 app.command("lineage")(lineage_tree.lineage)
+app.command("history")(history.history)
+app.command("diff")(diff.diff)
 app.command("publish")(publishing.publish)
 app.command("verify")(verify.verify)
+app.command("gc")(gc.gc)
 
 
 def main() -> NoReturn:

@@ -16,7 +16,8 @@ EXIT_PROBLEMS = 1
 
 def verify(scope: Scope = None, as_json: Json = False) -> None:
     """Check every latest, production record, audit object and registration of REPO[/BRANCH]
-    (default: the whole lake) against the data objects they name."""
+    (default: the whole lake) against the data objects they name, and its history: kept
+    versions against their sha256, and upstreams named by sha256 against the bytes held."""
     lake = current_lake()
     selection = Selection.parse(scope)
     with err.status(f"listing {selection} in {lake.store.url}", spinner="dots"):

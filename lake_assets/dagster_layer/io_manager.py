@@ -17,6 +17,7 @@ from dagster import (
 )
 
 from lake_assets.dagster_layer.asset_keys import URI_METADATA_KEY, dataset_of
+from lake_assets.dagster_layer.branch_review import branch_diff_metadata
 from lake_assets.dagster_layer.checks import frame_schema, preview
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.scope import step_scope
@@ -85,6 +86,7 @@ class LakeIOManager(ConfigurableIOManager):
             )
             published.append(ref)
             meta = _version_metadata(ref, ups, inputs, df, context.definition_metadata)
+            meta.update(branch_diff_metadata(lake, dataset, date, df))
             if len(frames) > 1:
                 step.add_asset_metadata(meta, asset_key=context.asset_key, partition_key=date)
         lineage.forget(scope)

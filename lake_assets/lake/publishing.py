@@ -15,7 +15,7 @@ from lake_assets.lake.contract.keys import DatasetId
 from lake_assets.lake.contract.names import validate_date
 from lake_assets.lake.contract.refs import GrosRef, ProductionRecord, utc_now
 from lake_assets.lake.producer import producer as default_producer
-from lake_assets.lake.versions import Versions
+from lake_assets.lake.versions import Version, Versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +89,7 @@ class Publishing(Versions):
         )
         key = dataset.data_key(date)
         if overwrite:
-            data_etag = self.store.put(key, encoded.data)
+            data_etag = self._replace(dataset, date, encoded)
         elif (data_etag := self.store.put_if(key, encoded.data, etag=None)) is None:
             raise AlreadyPublished.of(ref.version_uri, key)
         record = ProductionRecord(
@@ -105,6 +105,43 @@ class Publishing(Versions):
             self.store.put(up.dataset.audit_key(up.date, dataset), ref.to_json())
         self.advance_latest(ref)
         return ref
+
+    def _replace(self, dataset: DatasetId, date: str, encoded: codec.Encoded) -> str:
+        """Write `date`'s data object, first keeping the one it replaces under `versions/`
+        with its record (spec §6). The write is conditional on the object being the one
+        kept, so two writers replacing at once each keep what they replace, and a replace
+        killed at any point leaves the current version whole and every version held."""
+        key = dataset.data_key(date)
+        current = self._recorded_version(dataset, date)
+        while True:
+            current = current or self._current_version(dataset, date)
+            if current is None:
+                etag = self.store.put_if(key, encoded.data, etag=None)
+            elif current.sha256 == encoded.sha256:
+                info = self.store.head(key)  # the record may describe bytes since replaced
+                if info is not None and info.etag == current.etag:
+                    return current.etag  # the same bytes: nothing is superseded
+                etag = None
+            elif self._keep(dataset, date, current):
+                etag = self.store.put_if(key, encoded.data, etag=current.etag)
+            else:
+                etag = None  # replaced while being kept: keep the newer one
+            if etag is not None:
+                return etag
+            current = None
+
+    def _keep(self, dataset: DatasetId, date: str, current: Version) -> bool:
+        """Copy the current version and its record to `versions/`; False when the object
+        changed meanwhile. A copy already there is left alone (content addressed)."""
+        sha = current.sha256
+        if self.store.head(dataset.version_key(date, sha)) is None and not self.store.copy(
+            current.key, dataset.version_key(date, sha), etag=current.etag
+        ):
+            return False
+        if current.record is not None:
+            record_key = dataset.version_record_key(date, sha)
+            self.store.put_if(record_key, current.record.to_json(), etag=None)
+        return True
 
     def advance_latest(self, ref: GrosRef) -> bool:
         """Point `latest` at `ref` unless it already holds a newer date. Conditional writes

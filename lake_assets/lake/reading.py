@@ -17,7 +17,7 @@ from lake_assets.lake.contract.refs import GrosRef, ProductionRecord
 from lake_assets.lake.contract.uri import GrosUri, TagKind, parse_uri
 from lake_assets.lake.storage.arriving import Arriving
 from lake_assets.lake.storage.store import Store
-from lake_assets.lake.versions import Versions
+from lake_assets.lake.versions import Version, Versions
 
 # pandas and pyarrow (through the codec) are imported by the methods that decode, so what
 # only lists or resolves, like `lake ls` and `lake info`, starts fast.
@@ -90,13 +90,17 @@ class Reading(Versions):
         """Where each dataset's `latest` pointed when this lake last read it, and the
         pointer's version token: see `_pick_and_get`."""
 
-    def _data_of(self, ref: GrosRef) -> tuple[Arriving, str]:
-        """The data object of `ref` and its version token; a missing one is an error that
-        says whether `latest` points at it. A large object arrives in the background, so
-        decoding can start on its first segments."""
-        ds = ref.dataset
-        key = ds.data_key(ref.date)
+    def _data_of(self, ref: GrosRef, version: Version | None = None) -> tuple[Arriving, str]:
+        """The data object of `ref` (or of a `version` of its date) and its version token; a
+        missing one is an error that says whether `latest` points at it. A large object
+        arrives in the background, so decoding can start on its first segments."""
+        key = version.key if version else ref.dataset.data_key(ref.date)
         got = self.store.open_with_info(key)
+        if version is not None and version.current and (got is None or got[1].etag != version.etag):
+            if got is not None:  # replaced since it was listed: the replacer kept it first
+                got[0].close()
+            key = ref.dataset.version_key(ref.date, version.sha256)
+            got = self.store.open_with_info(key)
         if got is None:
             raise self._missing_data(ref)
         stream, info = got
@@ -159,6 +163,12 @@ class Reading(Versions):
             return self._record_alongside(ref) if with_record and remote else None
 
         reads_latest = u.kind is TagKind.LATEST or (u.kind is TagKind.NONE and partition is None)
+        if u.version is not None:
+            assert u.date is not None
+            version = self.version(u.dataset, u.date, u.version)
+            recorded: Future[ProductionRecord | None] = Future()
+            recorded.set_result(version.record)
+            return Fetched(version.ref, *self._data_of(version.ref, version), recorded)
         if not reads_latest:
             picked = self.pick(u, partition)
             record = record_of(picked)

@@ -10,6 +10,7 @@ import pytest
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     AssetSpec,
     BackfillPolicy,
     DagsterInstance,
@@ -372,3 +373,69 @@ def test_each_partition_carries_its_sizes_columns_and_first_rows(lake_url: str, 
     assert len([line for line in lines if line.startswith("| 4 |")]) == 1
     assert not [line for line in lines if line.startswith("| 5 |")]
     assert lines[-1] == "First 5 of 12 rows, 10 more columns."
+
+
+def test_a_pinned_version_is_read_and_a_rematerialization_keeps_history(
+    lake_url: str, lake: Lake
+) -> None:
+    """An input declared `DATE@V` reads that very version after the date is republished; a
+    rematerialized partition keeps the version it replaced (spec §6)."""
+    pinned_ds = DatasetId("pinned_src", "master")
+    first = lake.publish(pd.DataFrame({"v": [1]}), pinned_ds, "2013-01-02", upstreams=[])
+    lake.publish(pd.DataFrame({"v": [2]}), pinned_ds, "2013-01-02", overwrite=True)
+    uri = f"gros://pinned_src:2013-01-02@{first.sha256[:10]}"
+
+    @asset(
+        key=["master", "pinned"],
+        partitions_def=DAILY,
+        ins={"src": AssetIn(key=["master", "pinned_src"], metadata={"gros_uri": uri})},
+    )
+    def pinned(context: AssetExecutionContext, src: pd.DataFrame) -> pd.DataFrame:
+        return src.assign(run=context.run.run_id[:8])
+
+    spec = AssetSpec(key=["master", "pinned_src"], partitions_def=DAILY)
+    for _ in range(2):
+        run([pinned, spec], lake_url, partition_key="2013-01-05", selection=[pinned])
+    out = DatasetId("pinned", "master")
+    versions = lake.history(out, "2013-01-05")
+    assert len(versions) == 2 and [v.current for v in versions] == [False, True]
+    for v in versions:
+        assert v.record is not None
+        (up,) = v.record.upstreams
+        assert (up.date, up.sha256) == ("2013-01-02", first.sha256)
+        assert lake.read(f"gros://pinned:2013-01-05@{v.sha256[:8]}")["v"].tolist() == [1]
+
+
+def test_a_branch_materialization_records_its_diff_against_the_default_branch(
+    lake_url: str, lake: Lake
+) -> None:
+    master = DatasetId("review", "master")
+    lake.publish(
+        pd.DataFrame({"id": [1, 2, 3], "city": ["Bern", "Zürich", "Genève"]}),
+        master,
+        "2013-01-02",
+        upstreams=[],
+    )
+
+    @asset(key=["feature", "review"], partitions_def=DAILY)
+    def review() -> pd.DataFrame:
+        return pd.DataFrame(
+            {"id": [1, 2, 4, 4], "city": ["Bern", "Zürich", "Basel", "Basel"], "n": [1, 2, 3, 4]}
+        )
+
+    instance = DagsterInstance.ephemeral()
+    for day in ("2013-01-02", "2013-01-03"):
+        run([review], lake_url, partition_key=day, instance=instance)
+    by_day = {
+        e.asset_materialization.partition: e.asset_materialization.metadata  # type: ignore[union-attr]
+        for e in instance.fetch_materializations(AssetKey(["feature", "review"]), limit=10).records
+    }
+    meta = by_day["2013-01-02"]
+    assert meta["branch_diff/base"].value.startswith("gros://review/master:2013-01-02@")
+    # Without a key, rows compare as whole rows over the common columns.
+    assert meta["branch_diff/rows_added"] == IntMetadataValue(2)
+    assert meta["branch_diff/rows_removed"] == IntMetadataValue(1)
+    assert meta["branch_diff/schema_change"].value == "+n"
+    assert by_day["2013-01-03"]["branch_diff/base"].value == "none: review/master has no 2013-01-03"
+    # The base was compared, not read as an input.
+    assert lake.record(DatasetId("review", "feature"), "2013-01-02").upstreams == []

@@ -36,3 +36,18 @@ def racer(url: str, me: int, rounds: int, barrier: Any, failures: Any) -> None:
             got = lake.resolve(f"gros://{RACE}:latest").date
             if got != newer:
                 failures.put(f"round {rnd}: latest is {got}, not {newer}")
+
+
+def replacer(url: str, me: int, rounds: int, barrier: Any) -> None:
+    """Replace one date each round, the two replacers released together, each with bytes of
+    its own, so every round makes two versions of which one supersedes the other."""
+    lake = Lake.open(url)
+    for rnd in range(rounds):
+        barrier.wait()
+        lake.publish(
+            pd.DataFrame({"who": [me], "round": [rnd]}),
+            RACE,
+            START.isoformat(),
+            upstreams=[],
+            overwrite=True,
+        )

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from lake_assets.lake.contract.errors import InvalidName
 from lake_assets.lake.contract.names import (
     quote_name,
     validate_branch,
@@ -15,6 +16,7 @@ from lake_assets.lake.contract.names import (
 
 DATA_SUFFIX = ".csv.gz"
 _DATA_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv\.gz")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, order=True)
@@ -75,6 +77,29 @@ class DatasetId:
         """The production record of version `date`: its ref, upstreams and producer."""
         date = validate_date(date)
         return f"{self.dependency_prefix}{date}/metadata/{date}.json"
+
+    def versions_prefix(self, date: str) -> str:
+        """Where the superseded data objects of `date` are kept (spec §6)."""
+        return f"{self.asset_prefix}versions/{validate_date(date)}/"
+
+    def version_key(self, date: str, sha256: str) -> str:
+        return f"{self.versions_prefix(date)}{_sha256(sha256)}{DATA_SUFFIX}"
+
+    def version_record_key(self, date: str, sha256: str) -> str:
+        """The production record that went with a superseded version."""
+        return f"{self.dependency_prefix}{validate_date(date)}/versions/{_sha256(sha256)}.json"
+
+
+def _sha256(value: str) -> str:
+    if not _SHA256.fullmatch(value):
+        raise InvalidName(f"invalid sha256 {value!r}: 64 lowercase hex digits")
+    return value
+
+
+def sha256_of_version_key(name: str) -> str | None:
+    """The sha256 of a `versions/DATE/` object's file name, or None for anything else."""
+    sha = name.rsplit("/", 1)[-1].removesuffix(DATA_SUFFIX)
+    return sha if name.endswith(DATA_SUFFIX) and _SHA256.fullmatch(sha) else None
 
 
 def date_of_data_key(name: str) -> str | None:

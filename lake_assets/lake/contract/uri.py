@@ -13,6 +13,7 @@ from lake_assets.lake.contract.names import default_branch, validate_date
 SCHEME = "gros://"
 _INDEX = re.compile(r"[+-]?[0-9]+")
 _DATE_LIKE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
+_SHA_PREFIX = re.compile(r"[0-9a-f]{8,64}")
 
 
 class TagKind(enum.Enum):
@@ -30,6 +31,9 @@ class GrosUri:
     kind: TagKind
     date: str | None = None
     index: int | None = None
+    version: str | None = None
+    """After `DATE@` (spec §6): a signed index over the date's versions, or a sha256 prefix
+    of at least 8 hex digits."""
 
     @property
     def repo(self) -> str:
@@ -48,7 +52,7 @@ class GrosUri:
             case TagKind.LATEST:
                 return "latest"
             case TagKind.DATE:
-                return self.date
+                return self.date if self.version is None else f"{self.date}@{self.version}"
             case TagKind.INDEX:
                 return str(self.index)
 
@@ -74,7 +78,25 @@ def parse_uri(uri: str, *, branch: str | None = None) -> GrosUri:
         dataset = DatasetId(repo, branch_part if sep else (branch or default_branch()))
     except InvalidName as e:
         raise InvalidUri(f"invalid URI {uri!r}: {e}") from None
-    return GrosUri(dataset, *_parse_tag(uri, tag))
+    version = None
+    if tag is not None and "@" in tag:
+        tag, version = tag.split("@", 1)
+        version = _parse_version(uri, tag, version)
+    return GrosUri(dataset, *_parse_tag(uri, tag), version=version)
+
+
+def _parse_version(uri: str, date: str, version: str) -> str:
+    """`V` of `DATE@V`, checked: a signed integer or a sha256 prefix of 8 to 64 hex digits."""
+    if not _DATE_LIKE.fullmatch(date):
+        raise InvalidUri(f"invalid URI {uri!r}: '@' may follow only a YYYY-MM-DD date")
+    if _INDEX.fullmatch(version) and not (len(version) >= 8 and version.isdigit()):
+        return str(int(version))  # eight or more bare digits: a sha256 prefix, not an index
+    if _SHA_PREFIX.fullmatch(version.lower()):
+        return version.lower()
+    raise InvalidUri(
+        f"invalid URI {uri!r}: version {version!r} after '@' is neither a signed integer "
+        "index nor a sha256 prefix of at least 8 hex digits"
+    )
 
 
 def _parse_tag(uri: str, tag: str | None) -> tuple[TagKind, str | None, int | None]:

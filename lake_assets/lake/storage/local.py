@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -84,6 +84,19 @@ class LocalStore(Store):
                 return None
             return self.put(key, data)
 
+    def copy(self, src: str, dst: str, *, etag: str) -> bool:
+        """The bytes of the very inode at version `etag`: a replace makes a new inode, so
+        the open file cannot change under the copy."""
+        got = self.open_with_info(src)
+        if got is None:
+            return False
+        stream, info = got
+        with stream:
+            if info.etag != etag:
+                return False
+            self.put(dst, stream.read())
+        return True
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         base, _, _ = prefix.rpartition("/")
         start = self._path(base) if base else self.root
@@ -109,6 +122,21 @@ class LocalStore(Store):
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Unlink each, then remove the directories left empty (never the root)."""
+        parents = set()
+        for key in keys:
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            parents.add(path.parent)
+        for directory in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+            while directory != self.root and self.root in directory.parents:
+                try:
+                    directory.rmdir()
+                except OSError:  # not empty (or gone): its parents are not empty either
+                    break
+                directory = directory.parent
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import boto3
@@ -36,6 +36,8 @@ ours a CRC-32 per segment, any gzip its trailer's CRC-32, and reads whose bytes 
 recorded version are hashed against the production record; TLS guards the rest in transit.
 SigV4 is named because presigned URLs would otherwise be SigV2, which S3 refuses for buckets
 made since 2020."""
+DELETE_BATCH = 1000
+"""Keys per `DeleteObjects` request: S3's limit."""
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _LOST_RACE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
@@ -183,6 +185,21 @@ class S3Store(Store):
             raise self._fail(e, key) from None
         return put["ETag"]
 
+    def copy(self, src: str, dst: str, *, etag: str) -> bool:
+        source = {"Bucket": self.bucket, "Key": self._key(src)}
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket, Key=self._key(dst), CopySource=source, CopySourceIfMatch=etag
+            )
+        except botocore.exceptions.ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code in _LOST_RACE or code in _MISSING:
+                return False
+            raise self._fail(e, src) from None
+        except botocore.exceptions.BotoCoreError as e:
+            raise self._fail(e, src) from None
+        return True
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix + prefix
@@ -212,3 +229,30 @@ class S3Store(Store):
 
     def delete(self, key: str) -> None:
         self._call("delete_object", key, Key=self._key(key))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """`DeleteObjects`, up to 1000 keys a request; a key S3 reports it could not delete
+        is a StoreUnavailable naming it (with the first few others and their codes)."""
+        batch: list[str] = []
+        for key in keys:
+            batch.append(self._key(key))
+            if len(batch) == DELETE_BATCH:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, batch: list[str]) -> None:
+        objects = {"Objects": [{"Key": k} for k in batch], "Quiet": True}
+        resp = self._call("delete_objects", batch[0][len(self.prefix) :], Delete=objects)
+        errors = resp.get("Errors") or []
+        if errors:
+            named = ", ".join(
+                f"{e.get('Key', '?')[len(self.prefix) :]} ({e.get('Code', 'error')})"
+                for e in errors[:5]
+            )
+            more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+            raise StoreUnavailable(
+                f"could not delete {len(errors)} of {len(batch)} objects in {self.url}: "
+                f"{named}{more}"
+            )

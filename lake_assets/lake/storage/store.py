@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -76,6 +76,11 @@ class Store(abc.ABC):
         got there first."""
 
     @abc.abstractmethod
+    def copy(self, src: str, dst: str, *, etag: str) -> bool:
+        """Copy `src` to `dst` (on S3 server-side: no bytes through this process) if `src` is
+        still at version `etag`; False, copying nothing, when it is not or is gone."""
+
+    @abc.abstractmethod
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object whose key starts with `prefix`, at any depth."""
 
@@ -85,6 +90,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, key: str) -> None: ...
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete every key (absent ones are no error), in as few requests as the store
+        allows; raises naming the keys it could not delete."""
+        for key in keys:
+            self.delete(key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
