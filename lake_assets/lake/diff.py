@@ -5,9 +5,10 @@ of our own:
 
 - with a key, on the key columns, which must exist and be unique on both sides; a matched row
   whose other common columns differ is *changed*, and each differing cell is counted per column;
-- without a key, the rows are multisets of whole rows over the columns both sides have: equal
-  rows are numbered within their group (`groupby(...).cumcount()`) and merged on every column
-  plus that number, so a row present twice in A and once in B is removed once.
+- without a key, the rows are multisets of whole rows over the columns both sides have: each
+  distinct row gets a number (`groupby(...).ngroup()` over both sides), each row is the n-th of
+  its equal rows (`cumcount()`), and the sides merge on (number, n), so a row present twice in
+  A and once in B is removed once.
 
 Row order is never a difference. Column order is: `columns_reordered` (a schema change).
 
