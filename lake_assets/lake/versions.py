@@ -47,6 +47,23 @@ def made_at(created_at: str | None, modified: float | None) -> dt.datetime:
     return dt.datetime.fromtimestamp(modified or 0, dt.UTC)
 
 
+def _version_ref(
+    dataset: DatasetId, date: str, sha: str, info: ObjectInfo, record: ProductionRecord | None
+) -> GrosRef:
+    """A version's ref: its bytes as stored, what its record (if any) says of it."""
+    made = record.gros_ref if record else None
+    return GrosRef(
+        repo=dataset.repo,
+        branch=dataset.branch,
+        date=date,
+        uri=f"gros://{dataset}:{date}@{sha[:12]}",
+        sha256=sha,
+        bytes=info.size,
+        rows=made.rows if made else None,
+        created_at=made.created_at if made else made_at(None, info.modified).isoformat(),
+    )
+
+
 class Versions:
     """One lake root's versions. Every method validates names before touching the store."""
 
@@ -201,17 +218,7 @@ class Versions:
             record = self._record_at(dataset.version_record_key(date, sha))
             if record is not None and record.gros_ref.sha256 != sha:
                 record = None
-            made = record.gros_ref if record else None
-            ref = GrosRef(
-                repo=dataset.repo,
-                branch=dataset.branch,
-                date=date,
-                uri=f"gros://{dataset}:{date}@{sha[:12]}",
-                sha256=sha,
-                bytes=info.size,
-                rows=made.rows if made else None,
-                created_at=made.created_at if made else made_at(None, info.modified).isoformat(),
-            )
+            ref = _version_ref(dataset, date, sha, info, record)
             kept.append(Version(ref, info.key, info.etag, False, record))
         kept.sort(key=lambda v: (made_at(v.ref.created_at, None), v.sha256))
         return kept + ([current] if current else [])
@@ -246,17 +253,7 @@ class Versions:
                 record, made = None, None
         else:
             sha = made.sha256
-        ref = GrosRef(
-            repo=dataset.repo,
-            branch=dataset.branch,
-            date=date,
-            uri=f"gros://{dataset}:{date}@{sha[:12]}",
-            sha256=sha,
-            bytes=info.size,
-            rows=made.rows if made else None,
-            created_at=made.created_at if made else made_at(None, info.modified).isoformat(),
-        )
-        return Version(ref, key, info.etag, True, record)
+        return Version(_version_ref(dataset, date, sha, info, record), key, info.etag, True, record)
 
     def version(self, dataset: DatasetId, date: str, v: str) -> Version:
         """The version `v` of `date` names: a signed index over `history` or a sha256 prefix."""
