@@ -132,10 +132,18 @@ def _print_rows(what: str, total: int, rows: list[dict[str, Any]], side: str) ->
         return
     heading(f"{what} rows ({_shown(len(rows), total)}, as in {side})")
     table = Table()
-    for column in rows[0]:
-        table.add_column(Text(column), overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(v) for v in row.values()))
+    columns = list(rows[0])
+    if len(columns) <= _ACROSS:
+        for column in columns:
+            table.add_column(Text(column), overflow="fold")
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row.values()))
+    else:  # too many columns to read across a terminal: one example per column instead
+        table.add_column("column")
+        for i in range(len(rows)):
+            table.add_column(f"#{i + 1}", overflow="fold")
+        for column in columns:
+            table.add_row(Text(column), *(_cell(row[column]) for row in rows))
     out.print(table)
 
 
@@ -153,6 +161,10 @@ def _print_changes(found: FrameDiff) -> None:
             shown_key = key if i == 0 else [Text("") for _ in key]
             table.add_row(*shown_key, Text(column), _cell(change["a"]), _cell(change["b"]))
     out.print(table)
+
+
+_ACROSS = 6
+"""Example rows with more columns than this are shown transposed."""
 
 
 def _shown(n: int, total: int) -> str:
