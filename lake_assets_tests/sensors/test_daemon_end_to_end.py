@@ -414,12 +414,15 @@ def test_the_documented_backfill_while_the_sensor_runs_builds_each_day_once(
     s3_endpoint: str, tmp_path: Path
 ) -> None:
     """The sensor defers what the backfill covers and rebuilds nothing it built. The seed and
-    the backfill are submitted between two ticks 45 s apart: a tick in between would see the
+    the backfill are submitted between two sensor ticks: a tick in between would see the
     new days before the backfill exists and build them itself first (then the backfill, a
     user's explicit request, rebuilds them), which is not what this test is about."""
     days = [f"2013-01-0{d}" for d in range(1, 8)]
-    with start_deployment(s3_endpoint, tmp_path, "daemon_backfill", 45, through_proxy=False) as dep:
-        tick = dep.first_tick  # it has just ended: the next is 45 s after it began
+    interval = 75  # seed and backfill take about 30 s idle, 50 s with other tests running
+    with start_deployment(
+        s3_endpoint, tmp_path, "daemon_backfill", interval, through_proxy=False
+    ) as dep:
+        tick = dep.first_tick  # it has just ended: the next is `interval` s after it began
         started = time.time()
         seed(dep.lake_url, days[0], days[-1])
         subprocess.run(
@@ -439,7 +442,7 @@ def test_the_documented_backfill_while_the_sensor_runs_builds_each_day_once(
         assert between == [], (
             f"a tick came between the seed and the backfill (submitted {submitted - started:.0f}"
             f" s after the seed began, {submitted - tick['timestamp']:.0f} s after the last tick"
-            " began): the machine is too slow for a 45 s interval"
+            f" began): the machine is too slow for a {interval} s interval"
         )
         runs = dep.settle(timeout=480)
 
