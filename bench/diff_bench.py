@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from io_bench import make_frame
+from io_bench import make_frame, print_markdown
 
 from lake_assets.lake import DatasetId, Lake
 from lake_assets.lake.diff import FrameDiff, diff_frames, diff_uris
@@ -182,12 +182,7 @@ def main() -> int:
         )
         for name in names
     ]
-    widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
-    fmt = "| " + " | ".join(f"{{:{w}}}" for w in widths) + " |"
-    print(fmt.format(*head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for line in lines:
-        print(fmt.format(*line))
+    print_markdown(head, lines)
     print()
     ok = True
     for name in ("diff --key id", PROCESS_DIFF):

@@ -345,13 +345,18 @@ def print_table(rows: int, results: dict[str, list[Row]]) -> bool:
         for site, rs in results.items()
         for r in rs
     ]
+    print_markdown(head, lines)
+    return all(r.ok for rs in results.values() for r in rs)
+
+
+def print_markdown(head: tuple[str, ...], lines: list[tuple[str, ...]]) -> None:
+    """A table as bench/README.md holds them, columns padded to their widest cell."""
     widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
     fmt = "| " + " | ".join(f"{{:{w}}}" for w in widths) + " |"
     print(fmt.format(*head))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for line in lines:
         print(fmt.format(*line))
-    return all(r.ok for rs in results.values() for r in rs)
 
 
 def main() -> int:
