@@ -10,6 +10,7 @@ from lake_assets.lake.contract.keys import DatasetId, dataset_of_prefix
 from lake_assets.lake.contract.names import validate_branch, validate_repo
 from lake_assets.lake.contract.uri import SCHEME
 from lake_assets.lake.lake import Lake
+from lake_assets.lake.storage.store import Store
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,17 @@ def datasets(lake: Lake, selection: Selection = Selection()) -> list[DatasetId]:
         if not found:
             raise suggest.unknown_repo(store, selection.repo)
         return found
-    found = []
-    for repo_part in store.list_dirs("asset/"):
-        for branch_part in store.list_dirs(f"asset/{repo_part}/"):
-            if (ds := dataset_of_prefix(repo_part, branch_part)) is not None:
-                found.append(ds)
+    return listed_datasets(store)
+
+
+def listed_datasets(store: Store, tops: tuple[str, ...] = ("asset/",)) -> list[DatasetId]:
+    """Every validly named dataset with objects under any of `tops`, sorted, once each."""
+    found = set()
+    for top in tops:
+        for repo_part in store.list_dirs(top):
+            for branch_part in store.list_dirs(f"{top}{repo_part}/"):
+                if (ds := dataset_of_prefix(repo_part, branch_part)) is not None:
+                    found.add(ds)
     return sorted(found)
 
 

@@ -27,9 +27,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from lake_assets.lake import suggest
-from lake_assets.lake.catalog import Selection
+from lake_assets.lake.catalog import Selection, listed_datasets
 from lake_assets.lake.contract.errors import CorruptObject, LakeError, NotFound
-from lake_assets.lake.contract.keys import DatasetId, dataset_of_prefix, sha256_of_version_key
+from lake_assets.lake.contract.keys import DatasetId, sha256_of_version_key
 from lake_assets.lake.contract.names import validate_branch, validate_date
 from lake_assets.lake.contract.refs import GrosRef, ProductionRecord
 from lake_assets.lake.lake import Lake
@@ -290,13 +290,7 @@ class _Planner:
         self.warnings: list[str] = []
 
     def _all_datasets(self) -> list[DatasetId]:
-        found = set()
-        for top in ("asset/", "dependency/"):
-            for repo_part in self.store.list_dirs(top):
-                for branch_part in self.store.list_dirs(f"{top}{repo_part}/"):
-                    if (ds := dataset_of_prefix(repo_part, branch_part)) is not None:
-                        found.add(ds)
-        return sorted(found)
+        return listed_datasets(self.store, ("asset/", "dependency/"))
 
     def _selected(self, ds: DatasetId) -> bool:
         sel = self.policy.selection
