@@ -7,7 +7,9 @@ import os
 import sys
 from typing import Annotated, Any, NoReturn
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from lake_assets.cli import (
     data,
@@ -15,13 +17,14 @@ from lake_assets.cli import (
     gc,
     history,
     inspect,
+    lineage_export,
     lineage_tree,
     listing,
     publishing,
     session,
     verify,
 )
-from lake_assets.lake import reading
+from lake_assets.lake import openlineage, reading
 from lake_assets.lake.contract.errors import LakeError
 
 EXIT_ERROR = 1
@@ -84,7 +87,26 @@ app.command("info")(inspect.info)
 app.command("resolve")(inspect.resolve)
 app.command("head")(data.head)
 app.command("cat")(data.cat)
-app.command("lineage")(lineage_tree.lineage)
+
+
+class _ShowByDefault(TyperGroup):
+    """`lake lineage URI` shows a version's lineage; `lake lineage export` is a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+lineage_app = typer.Typer(
+    cls=_ShowByDefault,
+    help="A version's lineage (`lake lineage URI`), or the lake's as OpenLineage (`export`).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+lineage_app.command("show")(lineage_tree.lineage)
+lineage_app.command("export")(lineage_export.export)
+app.add_typer(lineage_app, name="lineage")
 app.command("history")(history.history)
 app.command("diff")(diff.diff)
 app.command("publish")(publishing.publish)
@@ -108,6 +130,7 @@ def main() -> NoReturn:
         if isinstance(e.code, str):
             sys.stderr.write(e.code + "\n")
     reading.finish_background()
+    openlineage.finish()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -33,8 +33,10 @@ from lake_assets.dagster_layer.checks import (
 from lake_assets.dagster_layer.context import DatasetContext
 from lake_assets.dagster_layer.declare import Dataset
 from lake_assets.dagster_layer.internals import AssetCheckEvaluationTargetMaterializationData
+from lake_assets.dagster_layer.io_manager import LakeIOManager
 from lake_assets.dagster_layer.scope import step_scope
-from lake_assets.lake import DatasetId, GrosRef, GrosUri, TagKind, lineage
+from lake_assets.lake import DatasetId, GrosRef, GrosUri, Lake, TagKind, lineage, openlineage
+from lake_assets.lake.producer import producer
 
 Body = Callable[..., Iterator[Output | AssetCheckEvaluation]]
 
@@ -44,51 +46,106 @@ def asset_body(ds: Dataset, dataset_id: DatasetId, uris: Mapping[str, GrosUri]) 
         context: AssetExecutionContext, **inputs: Any
     ) -> Iterator[Output | AssetCheckEvaluation]:
         keys = list(context.partition_keys)
-        reads = lineage.reads(step_scope(context.get_step_execution_context()))
-        frames: dict[str, pd.DataFrame] = {}
-        budget = ds.spec.quarantine_budget
-        outcomes: dict[str, list[Outcome]] = {SCHEMA_CHECK: []}
-        if budget is not None:
-            outcomes[QUARANTINE_CHECK] = []
-        for key in keys:
-            ctx = DatasetContext(dataset_id, key, _refs(uris, reads, key), context.log)
-            frame = _build(ds, dataset_id, key, inputs, ctx)
-            frames[key], outcome = validate(ds.schema, frame, key)
-            outcomes[SCHEMA_CHECK].append(outcome)
-            if budget is not None:
-                outcomes[QUARANTINE_CHECK].append(quarantine_outcome(ctx, len(frame), budget))
-        failed = [o for outs in outcomes.values() for o in outs if not o.passed]
-        if failed:
-            days = sorted({o.partition for o in failed})
-            listed = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
-            note = f"Passed, but nothing was published: {listed} failed in the same run."
-            yield from _evaluations(context, outcomes, note)
-            first = failed[0]
-            raise Failure(
-                description=(
-                    f"dataset {dataset_id}, partition {first.partition}: check "
-                    f"{first.check!r} failed: {first.problem}. Nothing was published."
-                ),
-                metadata={
-                    "dataset": str(GrosUri(dataset_id, TagKind.NONE)),
-                    "failed_partitions": MetadataValue.json(days),
-                },
-            )
-        for q in outcomes.get(QUARANTINE_CHECK, []):
-            context.add_asset_metadata(
-                {
-                    "quarantined_rows": MetadataValue.int(q.failing_rows),
-                    "quarantined_by_reason": q.metadata["quarantined_by_reason"],
-                },
-                partition_key=q.partition,
-            )
-        yield Output(frames[keys[0]] if len(keys) == 1 else frames, metadata={"layer": ds.layer})
-        yield from _evaluations(context, outcomes)
+        runs = lineage_runs(context, dataset_id, ds, keys)
+        try:
+            yield from _checked_frames(context, ds, dataset_id, uris, inputs, keys, runs)
+        except Exception as e:
+            message = e.description if isinstance(e, Failure) else f"{type(e).__name__}: {e}"
+            for run in runs.values():
+                openlineage.failed(run, message or "the step failed")
+            openlineage.flush()
+            raise
 
     body.__module__ = ds.fn.__module__
     body.__name__ = ds.fn.__name__
     body.__qualname__ = ds.fn.__qualname__
     return body
+
+
+def _checked_frames(
+    context: AssetExecutionContext,
+    ds: Dataset,
+    dataset_id: DatasetId,
+    uris: Mapping[str, GrosUri],
+    inputs: Mapping[str, Any],
+    keys: list[str],
+    runs: Mapping[str, openlineage.Publish],
+) -> Iterator[Output | AssetCheckEvaluation]:
+    """Build and check every partition; yield the frames only if every check passed."""
+    reads = lineage.reads(step_scope(context.get_step_execution_context()))
+    frames: dict[str, pd.DataFrame] = {}
+    budget = ds.spec.quarantine_budget
+    outcomes: dict[str, list[Outcome]] = {SCHEMA_CHECK: []}
+    if budget is not None:
+        outcomes[QUARANTINE_CHECK] = []
+    for key in keys:
+        ctx = DatasetContext(dataset_id, key, _refs(uris, reads, key), context.log)
+        frame = _build(ds, dataset_id, key, inputs, ctx)
+        frames[key], outcome = validate(ds.schema, frame, key)
+        outcomes[SCHEMA_CHECK].append(outcome)
+        if budget is not None:
+            outcomes[QUARANTINE_CHECK].append(quarantine_outcome(ctx, len(frame), budget))
+    for outs in outcomes.values():
+        for o in outs:
+            if o.partition in runs:
+                openlineage.checked(runs[o.partition], [_as_check(o)])
+    failed = [o for outs in outcomes.values() for o in outs if not o.passed]
+    if failed:
+        days = sorted({o.partition for o in failed})
+        listed = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+        note = f"Passed, but nothing was published: {listed} failed in the same run."
+        yield from _evaluations(context, outcomes, note)
+        first = failed[0]
+        raise Failure(
+            description=(
+                f"dataset {dataset_id}, partition {first.partition}: check "
+                f"{first.check!r} failed: {first.problem}. Nothing was published."
+            ),
+            metadata={
+                "dataset": str(GrosUri(dataset_id, TagKind.NONE)),
+                "failed_partitions": MetadataValue.json(days),
+            },
+        )
+    for q in outcomes.get(QUARANTINE_CHECK, []):
+        context.add_asset_metadata(
+            {
+                "quarantined_rows": MetadataValue.int(q.failing_rows),
+                "quarantined_by_reason": q.metadata["quarantined_by_reason"],
+            },
+            partition_key=q.partition,
+        )
+    yield Output(frames[keys[0]] if len(keys) == 1 else frames, metadata={"layer": ds.layer})
+    yield from _evaluations(context, outcomes)
+
+
+def lineage_runs(
+    context: AssetExecutionContext, dataset_id: DatasetId, ds: Dataset, keys: list[str]
+) -> dict[str, openlineage.Publish]:
+    """The OpenLineage run of each partition, started now (none when it is not configured):
+    the IO manager's publish completes the same run (same Dagster run, dataset and date)."""
+    if not openlineage.enabled():
+        return {}
+    io_manager = getattr(context.resources, "io_manager", None)
+    lake = io_manager.lake.get_lake() if isinstance(io_manager, LakeIOManager) else Lake.open()
+    made_by = producer(
+        run_id=context.run_id,
+        job=context.job_name,
+        function=f"{ds.fn.__module__}.{ds.fn.__qualname__}",
+    )
+    runs = {key: openlineage.Publish(lake.store.url, dataset_id, key, made_by) for key in keys}
+    for run in runs.values():
+        openlineage.started(run)
+    return runs
+
+
+def _as_check(o: Outcome) -> openlineage.Check:
+    return openlineage.Check(
+        name=o.check,
+        passed=o.passed,
+        blocking=True,  # any failed check stops the publish (see the module docstring)
+        description=o.problem or None,
+        actual=f"{o.failing_rows} of {o.rows} rows" if o.rows else None,
+    )
 
 
 def _evaluations(

@@ -21,7 +21,7 @@ from lake_assets.dagster_layer.branch_review import branch_diff_metadata
 from lake_assets.dagster_layer.checks import frame_schema, preview
 from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.scope import step_scope
-from lake_assets.lake import DatasetId, GrosRef, LakeError, NotFound, TagKind, lineage
+from lake_assets.lake import DatasetId, GrosRef, LakeError, NotFound, TagKind, lineage, openlineage
 from lake_assets.lake.codec import columns as colspec
 from lake_assets.lake.codec import gzip_csv as codec
 from lake_assets.lake.contract.uri import GrosUri, parse_uri
@@ -100,6 +100,7 @@ class LakeIOManager(ConfigurableIOManager):
             context.add_output_metadata({"batch": MetadataValue.text(batch)})
         uris = ", ".join(ref.version_uri for ref in published)
         context.log.info(f"published {uris} to {lake.store.url}")
+        _send_lineage_events(context)
 
     def load_input(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """A missing upstream version fails the step with the lake's one-line message (which
@@ -174,6 +175,21 @@ def _version_metadata(
     }
 
 
+def _send_lineage_events(context: OutputContext) -> None:
+    """Wait (bounded) for this step's OpenLineage events; a receiver that failed is a
+    warning in the step's log, never a failed step."""
+    if not openlineage.enabled():
+        return
+    if not openlineage.flush():
+        context.log.warning("OpenLineage: events still queued; the receiver is slow or down")
+    counts = openlineage.stats()
+    if lost := counts["failed"] + counts["dropped"]:
+        context.log.warning(
+            f"OpenLineage: {lost} of {lost + counts['sent']} events of this process were not "
+            "sent (the process log names why)"
+        )
+
+
 def _producer(context: OutputContext) -> dict[str, Any]:
     step = context.step_context
     assets_def = step.job_def.asset_layer.get(context.asset_key)
@@ -182,6 +198,7 @@ def _producer(context: OutputContext) -> dict[str, Any]:
     return {
         "asset_key": context.asset_key.path,
         "run_id": context.run_id,
+        "job": step.dagster_run.job_name,
         "function": f"{fn.__module__}.{fn.__qualname__}" if fn else step.op_def.name,
         "parameters": dict(step.op_config or {}) if step.op_config else None,
         "code_version": assets_def.code_version,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lake_assets.lake import lineage
+from lake_assets.lake import lineage, openlineage
 from lake_assets.lake.contract.errors import AlreadyPublished, CorruptObject, PublishConflict
 from lake_assets.lake.contract.keys import DatasetId
 from lake_assets.lake.contract.names import validate_date
@@ -87,6 +87,27 @@ class Publishing(Versions):
             rows=encoded.rows,
             created_at=utc_now(),
         )
+        made_by = default_producer(**(producer or {}))
+        run = openlineage.Publish(self.store.url, dataset, date, made_by, ref.created_at)
+        openlineage.started(run)
+        try:
+            record = self._write(ref, encoded, upstreams, made_by, overwrite, columns)
+        except Exception as e:
+            openlineage.failed(run, f"{type(e).__name__}: {e}")
+            raise
+        openlineage.completed(run, record)
+        return ref
+
+    def _write(
+        self,
+        ref: GrosRef,
+        encoded: codec.Encoded,
+        upstreams: Sequence[GrosRef],
+        producer: dict[str, Any],
+        overwrite: bool,
+        columns: list[dict[str, str]] | None,
+    ) -> ProductionRecord:
+        dataset, date = ref.dataset, ref.date
         key = dataset.data_key(date)
         if overwrite:
             data_etag = self._replace(dataset, date, encoded)
@@ -95,7 +116,7 @@ class Publishing(Versions):
         record = ProductionRecord(
             gros_ref=ref,
             upstreams=list(upstreams),
-            producer=default_producer(**(producer or {})),
+            producer=producer,
             columns=columns,
             newlines_in_values=encoded.newlines,
             data_etag=data_etag,
@@ -104,7 +125,7 @@ class Publishing(Versions):
         for up in upstreams:
             self.store.put(up.dataset.audit_key(up.date, dataset), ref.to_json())
         self.advance_latest(ref)
-        return ref
+        return record
 
     def _replace(self, dataset: DatasetId, date: str, encoded: codec.Encoded) -> str:
         """Write `date`'s data object, first keeping the one it replaces under `versions/`

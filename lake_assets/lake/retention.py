@@ -29,7 +29,12 @@ from urllib.parse import unquote
 from lake_assets.lake import suggest
 from lake_assets.lake.catalog import Selection, listed_datasets
 from lake_assets.lake.contract.errors import CorruptObject, LakeError, NotFound
-from lake_assets.lake.contract.keys import DatasetId, sha256_of_version_key
+from lake_assets.lake.contract.keys import (
+    RECORD_PATH,
+    VERSION_RECORD_PATH,
+    DatasetId,
+    sha256_of_version_key,
+)
 from lake_assets.lake.contract.names import validate_branch, validate_date
 from lake_assets.lake.contract.refs import GrosRef, ProductionRecord
 from lake_assets.lake.lake import Lake
@@ -41,8 +46,6 @@ LOG_PREFIX = "gc/"
 DEFAULT_KEEP_DAYS = 30.0
 _READERS = 16
 _DATE = r"\d{4}-\d{2}-\d{2}"
-_RECORD = re.compile(rf"({_DATE})/metadata/({_DATE})\.json")
-_VERSION_RECORD = re.compile(rf"({_DATE})/versions/([0-9a-f]{{64}})\.json")
 _AUDIT = re.compile(rf"{_DATE}/downstreams/([^/]+)")
 _REGISTRATION = re.compile(r"downstreams/([^/]+)")
 
@@ -314,9 +317,9 @@ class _Planner:
                 held.others.append(info)
         for info in self.store.list(ds.dependency_prefix):
             rel = info.key[len(ds.dependency_prefix) :]
-            if (m := _RECORD.fullmatch(rel)) and m.group(1) == m.group(2) and _date(m.group(1)):
+            if (m := RECORD_PATH.fullmatch(rel)) and m.group(1) == m.group(2) and _date(m.group(1)):
                 held.node(VersionKey(ds, m.group(1), None)).record = info
-            elif (m := _VERSION_RECORD.fullmatch(rel)) and _date(m.group(1)):
+            elif (m := VERSION_RECORD_PATH.fullmatch(rel)) and _date(m.group(1)):
                 held.node(VersionKey(ds, m.group(1), m.group(2))).record = info
             else:
                 held.others.append(info)

@@ -17,6 +17,11 @@ from lake_assets.lake.contract.names import (
 DATA_SUFFIX = ".csv.gz"
 _DATA_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv\.gz")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_DATE = r"\d{4}-\d{2}-\d{2}"
+RECORD_PATH = re.compile(rf"({_DATE})/metadata/({_DATE})\.json")
+"""A date's production record, relative to `dependency_prefix` (both groups: the date)."""
+VERSION_RECORD_PATH = re.compile(rf"({_DATE})/versions/([0-9a-f]{{64}})\.json")
+"""A kept version's record, relative to `dependency_prefix`: groups date and sha256."""
 
 
 @dataclass(frozen=True, order=True)
