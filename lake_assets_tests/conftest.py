@@ -14,6 +14,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from lake_assets_tests.openlineage_receiver import Receiver
+
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
     AWS_SECRET_ACCESS_KEY="testing",
@@ -24,6 +26,8 @@ os.environ.update(
 os.environ.pop("LAKE_URL", None)
 os.environ.pop("LAKE_BRANCH", None)
 os.environ.pop("LAKE_DEFAULT_BRANCH", None)
+for _var in [v for v in os.environ if v.startswith("OPENLINEAGE")]:
+    os.environ.pop(_var)  # events only where a test starts a receiver
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +67,18 @@ def lake_env(lake_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """`LAKE_URL` set for this process and every process it starts."""
     monkeypatch.setenv("LAKE_URL", lake_url)
     return lake_url
+
+
+@pytest.fixture
+def ol_receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """An OpenLineage receiver on 127.0.0.1, configured as users do (`OPENLINEAGE_URL`)."""
+    from lake_assets.lake import openlineage
+
+    receiver = Receiver()
+    monkeypatch.setenv("OPENLINEAGE_URL", receiver.url)
+    yield receiver
+    openlineage.flush(10)
+    receiver.close()
 
 
 @pytest.fixture

@@ -128,8 +128,8 @@ def lineage_runs(
     io_manager = getattr(context.resources, "io_manager", None)
     lake = io_manager.lake.get_lake() if isinstance(io_manager, LakeIOManager) else Lake.open()
     made_by = producer(
-        run_id=context.run_id,
-        job=context.job_name,
+        run_id=context.run.run_id,
+        job=context.run.job_name,
         function=f"{ds.fn.__module__}.{ds.fn.__qualname__}",
     )
     runs = {key: openlineage.Publish(lake.store.url, dataset_id, key, made_by) for key in keys}

@@ -184,7 +184,10 @@ def finish() -> None:
 
 
 def stats() -> dict[str, int]:
-    """Events sent, failed (the receiver refused or was unreachable) and dropped (still queued
-    when the process ended, or the queue was full) by this process's current sender."""
-    current = _sender
-    return current[1].stats() if current is not None else {"sent": 0, "failed": 0, "dropped": 0}
+    """Events this process sent, failed to send (the receiver refused or was unreachable)
+    and dropped (still queued when the process ended, or the queue was full)."""
+    if _sender is None:
+        return {"sent": 0, "failed": 0, "dropped": 0}
+    from lake_assets.lake.openlineage import sending
+
+    return sending.stats()

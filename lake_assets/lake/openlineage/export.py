@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
+from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
+
 from lake_assets.lake.catalog import listed_datasets
 from lake_assets.lake.contract.errors import CorruptObject, LakeError, NotFound
 from lake_assets.lake.contract.keys import RECORD_PATH, VERSION_RECORD_PATH
@@ -26,6 +28,8 @@ from lake_assets.lake.versions import made_at
 
 _READERS = 16
 DEFAULT_ENDPOINT = "api/v1/lineage"
+_RETRY = {**DEFAULT_RETRY_CONFIG, "total": 3, "connect": 3, "read": 3}
+"""A few retries (about 2 s of backoff), not the client's five (about 9 s): a person waits."""
 
 
 @dataclass
@@ -119,7 +123,9 @@ class _Target:
 
             path = parsed.path.strip("/")
             base = f"{parsed.scheme}://{parsed.netloc}/"
-            config = HttpConfig.from_dict({"url": base, "endpoint": path or DEFAULT_ENDPOINT})
+            config = HttpConfig.from_dict(
+                {"url": base, "endpoint": path or DEFAULT_ENDPOINT, "retry": _RETRY}
+            )
             self.transport = HttpTransport(config)
         elif self.target == "-":
             self.stream = sys.stdout

@@ -18,6 +18,8 @@ from openlineage.client.serde import Serde
 log = logging.getLogger("lake_assets.openlineage")
 
 _QUEUE_SIZE = 10_000
+_counts = {"sent": 0, "failed": 0, "dropped": 0}
+"""For the whole process, across senders (a change of configuration makes a new one)."""
 
 
 class Sender:
@@ -26,7 +28,6 @@ class Sender:
     def __init__(self, client: OpenLineageClient, exit_timeout: float) -> None:
         self.client = client
         self._queue: queue.Queue[Any] = queue.Queue(_QUEUE_SIZE)
-        self._counts = {"sent": 0, "failed": 0, "dropped": 0}
         self._last_error: str | None = None
         self._thread = threading.Thread(target=self._run, name="openlineage", daemon=True)
         self._thread.start()
@@ -67,7 +68,7 @@ class Sender:
                 self._queue.task_done()
 
     def _count(self, outcome: str, problem: str | None = None, event: Any = None) -> None:
-        self._counts[outcome] += 1
+        _counts[outcome] += 1
         if problem is None:
             return
         what = "an event"
@@ -93,7 +94,7 @@ class Sender:
         """Flush, then count what is still queued as dropped (the process is ending)."""
         if not self.flush(timeout):
             left = self._queue.unfinished_tasks
-            self._counts["dropped"] += left
+            _counts["dropped"] += left
             log.warning(
                 "OpenLineage: %d events not sent within %.0f s; dropped: %s",
                 left,
@@ -104,8 +105,9 @@ class Sender:
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
 
-    def stats(self) -> dict[str, int]:
-        return dict(self._counts)
+
+def stats() -> dict[str, int]:
+    return dict(_counts)
 
 
 def to_json(event: Any) -> str:
