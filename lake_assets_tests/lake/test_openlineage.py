@@ -174,7 +174,8 @@ def test_unconfigured_publishes_import_no_openlineage_code(tmp_path: Path) -> No
 import sys, threading
 import pandas as pd
 import lake_assets
-lake_assets.publish(pd.DataFrame({{"a": [1]}}), "d", "main", "2024-01-01", lake_url={str(tmp_path)!r})
+frame = pd.DataFrame({{"a": [1]}})
+lake_assets.publish(frame, "d", "main", "2024-01-01", lake_url={str(tmp_path)!r})
 loaded = sorted(m for m in sys.modules if m.startswith("openlineage"))
 threads = [t.name for t in threading.enumerate() if t.name == "openlineage"]
 print(loaded, threads)
