@@ -34,6 +34,10 @@ INPUT_VERSIONS_KEY = "input_versions"
 dataset. The sensor requests a partition again only when one of them differs."""
 
 
+OPENLINEAGE_RUN_KEY = "openlineage_run_id"
+"""Materialization metadata, when OpenLineage is configured: the run id of its events."""
+
+
 def ref_metadata(ref: GrosRef) -> dict[str, Any]:
     """What a materialization (or observation) of one version shows in the UI."""
     meta: dict[str, Any] = {
@@ -87,6 +91,9 @@ class LakeIOManager(ConfigurableIOManager):
             published.append(ref)
             meta = _version_metadata(ref, ups, inputs, df, context.definition_metadata)
             meta.update(branch_diff_metadata(lake, dataset, date, df))
+            if openlineage.enabled():  # where to find this version's run in a catalog
+                run = openlineage.Publish(lake.store.url, dataset, date, {"run_id": context.run_id})
+                meta[OPENLINEAGE_RUN_KEY] = MetadataValue.text(run.run_id)
             if len(frames) > 1:
                 step.add_asset_metadata(meta, asset_key=context.asset_key, partition_key=date)
         lineage.forget(scope)

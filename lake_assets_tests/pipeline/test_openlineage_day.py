@@ -76,6 +76,10 @@ def test_every_version_made_is_one_run_with_the_versions_its_record_names(day) -
         by_run.setdefault(e["run"]["runId"], []).append(e)
     assert len(by_run) == len(records), "one OpenLineage run per version made"
     assert len(events) == 2 * len(records)
+    materializations = {
+        e.materialization.asset_key.path[-1]: e.materialization
+        for e in result.get_asset_materialization_events()
+    }
     completes = {}
     for run_events in by_run.values():
         assert [e["eventType"] for e in run_events] == ["START", "COMPLETE"]
@@ -96,6 +100,8 @@ def test_every_version_made_is_one_run_with_the_versions_its_record_names(day) -
         parent = complete["run"]["facets"].get("parent")
         if record.producer.get("run_id"):  # made by the Dagster run
             assert parent["run"]["runId"] == result.run_id
+            shown = materializations[ref.repo].metadata["openlineage_run_id"].value
+            assert shown == complete["run"]["runId"], "the UI names the run a catalog shows"
             assert parent["job"]["name"] == result.dagster_run.job_name
             assert complete["job"]["facets"]["jobType"]["integration"] == "DAGSTER"
             function = record.producer["function"]
