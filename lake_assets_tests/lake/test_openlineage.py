@@ -199,3 +199,30 @@ def test_the_client_configuration_does_not_leak_into_the_environment(
     lake_assets.publish(pd.DataFrame({"a": [1]}), "d", "main", "2024-01-01", lake_url=url)
     assert _events(ol_receiver)
     assert [k for k in os.environ if k.startswith("OPENLINEAGE__")] == []
+
+
+def test_the_lake_command_sends_its_events_before_it_exits(
+    tmp_path: Path, ol_receiver: Receiver
+) -> None:
+    """`lake` ends with `os._exit` (no atexit): its events are flushed first."""
+    from lake_assets_tests.cli.conftest import lake_cli
+
+    data = tmp_path / "day.csv"
+    data.write_text("id\n1\n")
+    lake = str(tmp_path / "lake")
+    lake_cli("--lake", lake, "publish", str(data), "gros://ext:2024-06-01").ok()
+    assert [e["eventType"] for e in ol_receiver.take()] == ["START", "COMPLETE"]
+
+
+def test_the_lake_command_with_a_dead_receiver_publishes_and_says_so(tmp_path: Path) -> None:
+    """The client's default retries (about 9 s per event) outlast the flush bound: the
+    command still exits 0 within it, the version published, the loss on stderr."""
+    from lake_assets_tests.cli.conftest import lake_cli
+
+    data = tmp_path / "day.csv"
+    data.write_text("id\n1\n")
+    lake = str(tmp_path / "lake")
+    env = {"OPENLINEAGE_URL": dead_url(), "LAKE_OPENLINEAGE_FLUSH_SECONDS": "1"}
+    run = lake_cli("--lake", lake, "publish", str(data), "gros://ext:2024-06-01", env=env).ok()
+    assert "events not sent within 1 s; dropped" in run.err
+    assert lake_assets.read("gros://ext:2024-06-01", lake_url=lake)["id"].tolist() == [1]

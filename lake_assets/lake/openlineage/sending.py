@@ -96,10 +96,11 @@ class Sender:
             left = self._queue.unfinished_tasks
             _counts["dropped"] += left
             log.warning(
-                "OpenLineage: %d events not sent within %.0f s; dropped: %s",
+                "OpenLineage: %d events not sent within %.0f s; dropped: %s "
+                "(LAKE_OPENLINEAGE_FLUSH_SECONDS sets the wait)",
                 left,
                 timeout,
-                self._last_error or "the receiver is slow",
+                self._last_error or "the receiver has not answered",
             )
         atexit.unregister(self.close)
         with contextlib.suppress(queue.Full):
