@@ -6,12 +6,15 @@ lake afterwards names the same runs, twice over identically."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lake_assets.lake import Lake, openlineage
+from lake_assets.lake import DatasetId, Lake, openlineage
 from lake_assets.lake.catalog import listed_datasets
 from lake_assets.lake.contract.refs import ProductionRecord
 from lake_assets.lake.openlineage.export import export
@@ -142,3 +145,45 @@ def test_an_export_names_the_same_runs_and_is_idempotent(day, tmp_path: Path) ->
         assert _inputs(event) == _inputs(same)
         assert event["outputs"][0]["facets"]["version"] == same["outputs"][0]["facets"]["version"]
         assert event["run"]["facets"].get("parent") == same["run"]["facets"].get("parent")
+
+
+def test_a_run_in_a_process_of_its_own_sends_its_events_before_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_receiver: Receiver
+) -> None:
+    """As the documented backfill command (and a run worker) runs it: steps in a process that
+    ends right after the run; every step's events arrive first."""
+    url = str(tmp_path / "lake")
+    monkeypatch.setenv("LAKE_URL", url)
+    seed.seed(DAY, DAY)
+    assert openlineage.flush(10)
+    ol_receiver.take()
+    (tmp_path / "dagster_home").mkdir()
+    selection = "key:master/flights_bronze or key:master/flights_silver"
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            *("asset", "materialize", "-m", "lake_assets.definitions"),
+            *("--select", selection, "--partition", DAY),
+        ],
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = ol_receiver.take()
+    made = [(e["eventType"], e["job"]["name"]) for e in events]
+    assert sorted(made) == sorted(
+        [
+            ("START", "flights_bronze/master"),
+            ("COMPLETE", "flights_bronze/master"),
+            ("START", "flights_silver/master"),
+            ("COMPLETE", "flights_silver/master"),
+        ]
+    )
+    lake = Lake.open(url)
+    record = lake.record(DatasetId("flights_silver", "master"), DAY)
+    assert record is not None
+    (silver,) = [e for e in events if e["eventType"] == "COMPLETE" and "silver" in e["job"]["name"]]
+    assert _inputs(silver) == {(str(u.dataset), u.date, u.sha256) for u in record.upstreams}
