@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lake_assets.lake.api import dates, publish, read, resolve
     from lake_assets.lake.contract.refs import GrosRef
+    from lake_assets.lake.engines import read_arrow, read_polars, sql
 
-__all__ = ["GrosRef", "dates", "publish", "read", "resolve"]
+__all__ = ["GrosRef", "dates", "publish", "read", "read_arrow", "read_polars", "resolve", "sql"]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from lake_assets.lake import api
 
         return getattr(api, name)
+    if name in ("read_arrow", "read_polars", "sql"):
+        from lake_assets.lake import engines
+
+        return getattr(engines, name)
     raise AttributeError(f"module 'lake_assets' has no attribute {name!r}")

@@ -22,6 +22,7 @@ from lake_assets.cli import (
     listing,
     publishing,
     session,
+    sql,
     verify,
 )
 from lake_assets.lake import openlineage, reading
@@ -112,6 +113,7 @@ app.command("diff")(diff.diff)
 app.command("publish")(publishing.publish)
 app.command("verify")(verify.verify)
 app.command("gc")(gc.gc)
+app.command("sql")(sql.sql)
 
 
 def main() -> NoReturn:

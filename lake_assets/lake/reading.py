@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +24,8 @@ from lake_assets.lake.versions import Version, Versions
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+    from lake_assets.lake.codec.gzip_csv import Parsed
 
 STREAM_FROM = 4 << 20
 """A data object at least this big is decoded while it arrives; a smaller one is read whole
@@ -239,9 +241,35 @@ class Reading(Versions):
         scope: Hashable | None = None,
     ) -> tuple[pd.DataFrame, GrosRef]:
         """Read a version and the ref of exactly what was read, parsed with the layout the
-        production record gives. The bytes are hashed in a thread while they are parsed,
-        unless the store's version token shows they are the very bytes the record describes
-        (then its sha256 is theirs). They are let go before the table becomes a frame."""
+        production record gives."""
+        from lake_assets.lake.codec import gzip_csv as codec
+
+        parsed, done = self._decoded(uri, partition, column_types, scope)
+        df = codec.to_pandas(parsed)
+        return df, done(len(df))
+
+    def read_arrow_with_ref(
+        self, uri: str | GrosUri, *, scope: Hashable | None = None
+    ) -> tuple[pa.Table, GrosRef]:
+        """`read_with_ref` as an Arrow table with the column types the frame would have, for
+        engines that take Arrow (DuckDB, Polars) without a pandas copy; recorded the same way."""
+        from lake_assets.lake.codec import gzip_csv as codec
+
+        parsed, done = self._decoded(uri, None, None, scope)
+        table = codec.to_arrow(parsed)
+        return table, done(table.num_rows)
+
+    def _decoded(
+        self,
+        uri: str | GrosUri,
+        partition: str | None,
+        column_types: Mapping[str, pa.DataType] | None,
+        scope: Hashable | None,
+    ) -> tuple[Parsed, Callable[[int], GrosRef]]:
+        """The parsed table of a version, and what records the read once its rows are known.
+        The bytes are hashed in a thread while they are parsed, unless the store's version
+        token shows they are the very bytes the record describes (then its sha256 is theirs).
+        They are let go before the caller converts the table."""
         from lake_assets.lake.codec import gzip_csv as codec
 
         u = parse_uri(uri) if isinstance(uri, str) else uri
@@ -261,8 +289,11 @@ class Reading(Versions):
             parsed = codec.decode_table(data, key)
         read = (data.size, sha, got.etag)
         del data, got
-        df = codec.to_pandas(parsed)
-        return df, self._was_read(u, picked, read, rows=len(df), scope=scope)
+
+        def done(rows: int) -> GrosRef:
+            return self._was_read(u, picked, read, rows=rows, scope=scope)
+
+        return parsed, done
 
     @staticmethod
     def _layout(record: ProductionRecord | None, size: int) -> Layout:

@@ -391,6 +391,31 @@ def to_pandas(parsed: Parsed) -> pd.DataFrame:
     return df
 
 
+def to_arrow(parsed: Parsed) -> pa.Table:
+    """The table with the column types `to_pandas` gives, in Arrow: timestamps in
+    microseconds, and integers beyond int64 (`IntegerType`) as `decimal128(38, 0)` where
+    they fit (an engine reads no extension type), else as their decimal text."""
+    table = parsed.take()
+    if table is None:
+        return pa.table({})
+    for i, col in enumerate(table.columns):
+        if isinstance(col.type, columns.IntegerType):
+            texts = pa.chunked_array([c.storage for c in col.chunks], pa.string())
+            try:
+                fixed = texts.cast(pa.decimal128(38, 0))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                fixed = texts
+        elif pa.types.is_timestamp(col.type) and col.type.unit != "us":
+            try:
+                fixed = col.cast(pa.timestamp("us", col.type.tz), safe=True)
+            except pa.ArrowInvalid:
+                continue
+        else:
+            continue
+        table = table.set_column(i, table.field(i).with_type(fixed.type), fixed)
+    return table
+
+
 def _column_to_pandas(col: pa.ChunkedArray) -> pd.Series:
     if isinstance(col.type, columns.IntegerType):
         # Python ints in an object column, nulls NaN: as pandas reads integers beyond int64

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
-from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
-
 from lake_assets.lake.catalog import listed_datasets
 from lake_assets.lake.contract.errors import CorruptObject, LakeError, NotFound
 from lake_assets.lake.contract.keys import RECORD_PATH, VERSION_RECORD_PATH
@@ -28,7 +26,7 @@ from lake_assets.lake.versions import made_at
 
 _READERS = 16
 DEFAULT_ENDPOINT = "api/v1/lineage"
-_RETRY = {**DEFAULT_RETRY_CONFIG, "total": 3, "connect": 3, "read": 3}
+_RETRIES = 3
 """A few retries (about 2 s of backoff), not the client's five (about 9 s): a person waits."""
 
 
@@ -120,11 +118,23 @@ class _Target:
         parsed = urlparse(self.target)
         if parsed.scheme in ("http", "https"):
             from openlineage.client.transport.http import HttpConfig, HttpTransport
+            from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
+
+            retry = {
+                **DEFAULT_RETRY_CONFIG,
+                "total": _RETRIES,
+                "connect": _RETRIES,
+                "read": _RETRIES,
+            }
 
             path = parsed.path.strip("/")
             base = f"{parsed.scheme}://{parsed.netloc}/"
             config = HttpConfig.from_dict(
-                {"url": base, "endpoint": path or DEFAULT_ENDPOINT, "retry": _RETRY}
+                {
+                    "url": base,
+                    "endpoint": path or DEFAULT_ENDPOINT,
+                    "retry": retry,
+                }
             )
             self.transport = HttpTransport(config)
         elif self.target == "-":
