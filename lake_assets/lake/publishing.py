@@ -88,14 +88,16 @@ class Publishing(Versions):
             created_at=utc_now(),
         )
         made_by = default_producer(**(producer or {}))
+        if (lineage_events := openlineage.sender()) is None:
+            self._write(ref, encoded, upstreams, made_by, overwrite, columns)
+            return ref
         run = openlineage.Publish(self.store.url, dataset, date, made_by, ref.created_at)
-        openlineage.started(run)
         try:
             record = self._write(ref, encoded, upstreams, made_by, overwrite, columns)
         except Exception as e:
-            openlineage.failed(run, f"{type(e).__name__}: {e}")
+            openlineage.failed(run, f"{type(e).__name__}: {e}", ref.created_at)
             raise
-        openlineage.completed(run, record)
+        openlineage.completed(run, record, ref.created_at or utc_now(), lineage_events)
         return ref
 
     def _write(

@@ -11,6 +11,7 @@ work (a Dagster step, the `lake` CLI) call `flush()`, bounded by `LAKE_OPENLINEA
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -51,7 +52,7 @@ class Publish:
     producer: Mapping[str, Any]
     created_at: str | None = None
 
-    @property
+    @functools.cached_property
     def run_id(self) -> str:
         from lake_assets.lake.openlineage.ids import run_id
 
@@ -112,18 +113,16 @@ def enabled() -> bool:
 
 
 def started(run: Publish, event_time: str | None = None) -> None:
-    """Send START for `run`, once per run in this process (a Dagster step starts its days
-    before the IO manager publishes them)."""
+    """Queue START for `run` now, once per run in this process: for a run that does work
+    before it publishes (a Dagster step builds its days, then the IO manager publishes)."""
     if (out := sender()) is None:
         return
-    run_id = run.run_id
+    when = event_time or utc_now()
     with _lock:
-        if run_id in _open:
+        if run.run_id in _open:
             return
-        _open[run_id] = _Open()
-    from lake_assets.lake.openlineage import events
-
-    out.send(events.start(run, event_time or utc_now()))
+        _open[run.run_id] = _Open()
+    out.send(functools.partial(_build, "start", run, when))
 
 
 def checked(run: Publish, checks: Sequence[Check]) -> None:
@@ -134,29 +133,39 @@ def checked(run: Publish, checks: Sequence[Check]) -> None:
         _open.setdefault(run.run_id, _Open()).checks.extend(checks)
 
 
-def completed(run: Publish, record: ProductionRecord) -> None:
-    """Send COMPLETE for the version `record` describes (START first if none was sent)."""
-    if (out := sender()) is None:
-        return
-    started(run, record.gros_ref.created_at)
-    from lake_assets.lake.openlineage import events
-
-    out.send(events.complete(run, record, _close(run).checks, utc_now()))
+def completed(run: Publish, record: ProductionRecord, started_at: str, out: Sender) -> None:
+    """Queue COMPLETE for the version `record` describes, after START (at `started_at`) if
+    none was queued: a publish's own START waits for its end, so sending never competes
+    with the writes."""
+    _end(out, run, started_at, "complete", record)
 
 
-def failed(run: Publish, message: str) -> None:
-    """Send FAIL for `run`: nothing was published (a blocking check, an error, a refusal)."""
-    if (out := sender()) is None:
-        return
-    started(run)
-    from lake_assets.lake.openlineage import events
-
-    out.send(events.fail(run, message, _close(run).checks, utc_now()))
+def failed(run: Publish, message: str, started_at: str | None = None) -> None:
+    """Queue FAIL for `run`: nothing was published (a blocking check, an error, a refusal)."""
+    if (out := sender()) is not None:
+        _end(out, run, started_at or utc_now(), "fail", message)
 
 
-def _close(run: Publish) -> _Open:
+def _end(out: Sender, run: Publish, started_at: str, kind: str, detail: Any) -> None:
     with _lock:
-        return _open.pop(run.run_id, None) or _Open()
+        opened = _open.pop(run.run_id, None)
+    if opened is None:
+        out.send(functools.partial(_build, "start", run, started_at))
+    checks = opened.checks if opened else []
+    out.send(functools.partial(_build, kind, run, utc_now(), detail, checks))
+
+
+def _build(kind: str, run: Publish, when: str, *args: Any) -> Any:
+    """An event, built by the sender's thread (so a publish only queues the facts)."""
+    from lake_assets.lake.openlineage import events
+
+    if kind == "start":
+        return events.start(run, when)
+    if kind == "complete":
+        record, checks = args
+        return events.complete(run, record, checks, when)
+    message, checks = args
+    return events.fail(run, message, checks, when)
 
 
 def _flush_seconds() -> float:

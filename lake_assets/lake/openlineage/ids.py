@@ -3,6 +3,7 @@ same version agree without either remembering the other."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from lake_assets.lake.contract.keys import DatasetId
 _RUNS = uuid.uuid5(uuid.NAMESPACE_URL, "gros://openlineage/runs")
 
 
+@functools.lru_cache(maxsize=64)
 def namespace(lake_url: str) -> str:
     """The lake as an OpenLineage namespace: its URL (a local lake as `file://` URL)."""
     return lake_url if "://" in lake_url else Path(lake_url).resolve().as_uri()
