@@ -78,14 +78,9 @@ def lake_at(store: str) -> Iterator[tuple[Lake, str, dict[str, str]]]:
             yield Lake.open(f"{tmp}/lake"), f"{tmp}/lake", dict(os.environ)
             return
         import boto3
-        from moto_process import moto_endpoint
+        from moto_process import moto_endpoint, use_fake_credentials
 
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench",
-            AWS_DEFAULT_REGION="us-east-1",
-            AWS_EC2_METADATA_DISABLED="true",
-        )
+        use_fake_credentials()
         with moto_endpoint() as endpoint:
             boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
             url = f"s3://{BUCKET}/lake"

@@ -32,18 +32,14 @@ from urllib.parse import parse_qs, urlparse
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_EC2_METADATA_DISABLED="true",
-)
 
 import boto3
-from moto_process import moto_endpoint, seed_objects
+from moto_process import moto_endpoint, seed_objects, use_fake_credentials
 
 from lake_assets.lake import DatasetId, Lake, retention
 from lake_assets_tests.s3_requests import watching_requests
+
+use_fake_credentials()
 
 BENCH = DatasetId("bench", "master")
 REPORT = DatasetId("report", "master")

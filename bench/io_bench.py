@@ -112,14 +112,9 @@ def local_site(root: Path) -> Iterator[Site]:
 def s3_site(rtt_ms: float) -> Iterator[Site]:
     import boto3
     from latency_proxy import latency_endpoint
-    from moto_process import moto_endpoint
+    from moto_process import moto_endpoint, use_fake_credentials
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-    )
+    use_fake_credentials()
     with moto_endpoint() as endpoint, latency_endpoint(endpoint, rtt_ms) as distant:
         client = boto3.client("s3", endpoint_url=endpoint)
         client.create_bucket(Bucket=BUCKET)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -37,6 +38,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+def use_fake_credentials() -> None:
+    """Credentials for moto (any are accepted), and no instance-metadata lookups by botocore."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
 
 
 def _free_port() -> int:

@@ -396,19 +396,15 @@ def main() -> int:
     parser.add_argument("--big-repeat", type=int, default=9)
     args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-    )
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
         os.environ.pop(var, None)
     import boto3
     import obstore
     import pyarrow
     from latency_proxy import latency_endpoint
-    from moto_process import moto_endpoint
+    from moto_process import moto_endpoint, use_fake_credentials
+
+    use_fake_credentials()
 
     start = time.perf_counter()
     print(

@@ -24,20 +24,13 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_EC2_METADATA_DISABLED="true",
-)
-
 import boto3
 import botocore.config
 import botocore.httpsession
 import pandera.pandas as pa
 from dagster import AssetMaterialization, DagsterInstance, MetadataValue, build_sensor_context
 from latency_proxy import latency_endpoint
-from moto_process import moto_endpoint, seed_objects
+from moto_process import moto_endpoint, seed_objects, use_fake_credentials
 
 from lake_assets.dagster_layer import sensors
 from lake_assets.dagster_layer.asset_keys import asset_key
@@ -48,6 +41,8 @@ from lake_assets.dagster_layer.resources import LakeResource
 from lake_assets.dagster_layer.sensors import Cursor, build_upstream_sensor
 from lake_assets.lake import DatasetId, GrosRef
 from lake_assets.lake.watching.pointers import POLL_WORKERS, poll
+
+use_fake_credentials()
 
 BUCKET = "bench"
 PREFIX = "lake/"

@@ -49,8 +49,10 @@ def sql(
         ),
     ] = None,
 ) -> None:
-    """Run a DuckDB query over lake versions, e.g.
-    lake sql "select carrier, count(*) from 'gros://flights_silver:-1' group by 1"."""
+    """Run a DuckDB query whose 'gros://...' tables are lake versions.
+
+    For example: lake sql "select carrier, count(*) from 'gros://flights_silver:-1' group by 1"
+    """
     if as_json and as_csv:
         raise typer.BadParameter("--json and --csv exclude each other")
     import duckdb
