@@ -76,7 +76,12 @@ def test_first_segments_are_parsed_before_the_rest_arrives(small_segments: int) 
         types = colspec.column_types(colspec.describe(df))
         got = codec.decode(source, "k", types, encoded.newlines)
         filling.result()
-    assert inflated[0] == segments[0].start and sorted(inflated) == [s.start for s in segments]
+    # The gate opens only once the first segment is parsed, so finishing at all shows parsing
+    # began before the rest arrived. Segments that had arrived are inflated in parallel: any of
+    # them may finish first.
+    arrived = {s.start for s in segments[:3]}
+    assert segments[0].start in inflated[:3] and set(inflated[:3]) <= arrived
+    assert sorted(inflated) == [s.start for s in segments]
     pd.testing.assert_frame_equal(got, df)
 
 
