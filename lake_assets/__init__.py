@@ -3,30 +3,54 @@
 `lake_assets.lake` is the protocol (no Dagster); `lake_assets.dagster_layer` puts Dagster on
 top; `lake_assets.pipeline` is the example; `lake_assets.operations` runs the deployment;
 `lake_assets.cli` is the `lake` command. The public API below loads on first use, so
-importing a submodule (the CLI, `gros://`) does not pay for it.
+importing a submodule (the CLI, `gros://`) does not pay for it: reading and publishing, other
+engines, and what a team's repo declares its own code location with.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lake_assets.dagster_layer.build import ExternalSource
+    from lake_assets.dagster_layer.code_location import lake_definitions
+    from lake_assets.dagster_layer.context import DatasetContext
+    from lake_assets.dagster_layer.declare import dataset
     from lake_assets.lake.api import dates, publish, read, resolve
     from lake_assets.lake.contract.refs import GrosRef
     from lake_assets.lake.engines import read_arrow, read_polars, sql
 
-__all__ = ["GrosRef", "dates", "publish", "read", "read_arrow", "read_polars", "resolve", "sql"]
+_PUBLIC = {
+    "GrosRef": "lake_assets.lake.contract.refs",
+    "dates": "lake_assets.lake.api",
+    "publish": "lake_assets.lake.api",
+    "read": "lake_assets.lake.api",
+    "resolve": "lake_assets.lake.api",
+    "read_arrow": "lake_assets.lake.engines",
+    "read_polars": "lake_assets.lake.engines",
+    "sql": "lake_assets.lake.engines",
+    "dataset": "lake_assets.dagster_layer.declare",
+    "DatasetContext": "lake_assets.dagster_layer.context",
+    "ExternalSource": "lake_assets.dagster_layer.build",
+    "lake_definitions": "lake_assets.dagster_layer.code_location",
+}
+
+__all__ = [
+    "DatasetContext",
+    "ExternalSource",
+    "GrosRef",
+    "dataset",
+    "dates",
+    "lake_definitions",
+    "publish",
+    "read",
+    "read_arrow",
+    "read_polars",
+    "resolve",
+    "sql",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "GrosRef":
-        from lake_assets.lake.contract.refs import GrosRef
-
-        return GrosRef
-    if name in ("dates", "publish", "read", "resolve"):
-        from lake_assets.lake import api
-
-        return getattr(api, name)
-    if name in ("read_arrow", "read_polars", "sql"):
-        from lake_assets.lake import engines
-
-        return getattr(engines, name)
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'lake_assets' has no attribute {name!r}")
