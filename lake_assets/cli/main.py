@@ -16,6 +16,7 @@ from lake_assets.cli import (
     diff,
     gc,
     history,
+    init,
     inspect,
     lineage_export,
     lineage_tree,
@@ -114,6 +115,7 @@ app.command("publish")(publishing.publish)
 app.command("verify")(verify.verify)
 app.command("gc")(gc.gc)
 app.command("sql")(sql.sql)
+app.command("init")(init.init)
 
 
 def main() -> NoReturn:
