@@ -10,8 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from dagster import (
+    AssetKey,
     AssetMaterialization,
+    AssetRecordsFilter,
     AssetSelection,
+    DagsterInstance,
     DefaultSensorStatus,
     PartitionsDefinition,
     RunRequest,
@@ -251,7 +254,7 @@ def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
                 f"{ds} {date}: its run failed with these inputs; it runs again when one of "
                 "them changes (or materialize it by hand)"
             )
-        events = _external_events(graph, touched)
+        events = _external_events(graph, touched, context.instance)
         context.log.info(
             f"polled {len(graph.watched)} upstreams with {result.requests} requests "
             f"({len(result.changes)} changed, {len(deferred)} left for the next tick), swept "
@@ -316,10 +319,12 @@ def _request(days: list[Day], graph: LakeGraph, built: Built) -> RunRequest:
 
 
 def _external_events(
-    graph: LakeGraph, touched: Iterable[tuple[DatasetId, str]]
+    graph: LakeGraph, touched: Iterable[tuple[DatasetId, str]], instance: DagsterInstance
 ) -> list[AssetMaterialization]:
     """Upstreams published elsewhere show up in the UI as materializations of their external
-    assets, so their history and their downstreams' staleness are visible."""
+    assets, so their history and their downstreams' staleness are visible. Not a date a run
+    of this instance built (another code location's dataset): Dagster recorded it already,
+    and a second, run-less record would hide that run's."""
     return [
         AssetMaterialization(
             asset_key=asset_key(ds),
@@ -328,5 +333,14 @@ def _external_events(
             description="published outside this code location",
         )
         for ds, date in sorted(touched)
-        if ds in graph.external and graph.partitions[ds].has_partition_key(date)
+        if ds in graph.external
+        and graph.partitions[ds].has_partition_key(date)
+        and not _built_by_a_run(instance, asset_key(ds), date)
     ]
+
+
+def _built_by_a_run(instance: DagsterInstance, key: AssetKey, date: str) -> bool:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[date]), limit=1
+    ).records
+    return bool(records and records[0].event_log_entry.run_id)
