@@ -7,9 +7,11 @@ run workers and `gros://` in a subprocess reach the same server.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -30,10 +32,31 @@ for _var in [v for v in os.environ if v.startswith("OPENLINEAGE")]:
     os.environ.pop(_var)  # events only where a test starts a receiver
 
 
+def _atomic_conditional_puts() -> None:
+    """moto checks a PUT's If-Match / If-None-Match (and a copy's source condition), then
+    writes, with no lock between: two racing conditional writers can both win, which S3 never
+    lets happen (a replace race lost a version to it once in CI). One PUT at a time."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response._key_response_put
+    if getattr(original, "serialized", False):
+        return
+    lock = threading.Lock()
+
+    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    serialized.serialized = True  # type: ignore[attr-defined]
+    S3Response._key_response_put = serialized  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on a free loopback port, for the whole session."""
     from moto.server import ThreadedMotoServer
+
+    _atomic_conditional_puts()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
