@@ -86,6 +86,7 @@ class Built:
         self.keys = keys
         self._latest: dict[DatasetId, Mapping[str, int]] = {}
         self._inputs: dict[int, dict[str, str] | None] = {}
+        self._run_ids: dict[int, str] = {}
 
     def storage_id(self, ds: DatasetId, date: str) -> int | None:
         if ds not in self._latest:
@@ -111,6 +112,7 @@ class Built:
                 ).records
                 self._inputs.update(dict.fromkeys(chunk))
                 for record in records:
+                    self._run_ids[record.storage_id] = record.event_log_entry.run_id
                     mat = record.asset_materialization
                     value = mat.metadata.get(INPUT_VERSIONS_KEY) if mat else None
                     self._inputs[record.storage_id] = (
@@ -124,6 +126,16 @@ class Built:
         if sid not in self._inputs:
             self.prefetch([(ds, date)])
         return self._inputs[sid]
+
+    def by_a_run(self, ds: DatasetId, date: str) -> bool:
+        """Whether the partition's latest materialization was made by a run (a sensor's report
+        of a write elsewhere has no run)."""
+        sid = self.storage_id(ds, date)
+        if sid is None:
+            return False
+        if sid not in self._inputs:
+            self.prefetch([(ds, date)])
+        return bool(self._run_ids.get(sid))
 
 
 def materialized_since(

@@ -10,9 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from dagster import (
-    AssetKey,
     AssetMaterialization,
-    AssetRecordsFilter,
     AssetSelection,
     DagsterInstance,
     DefaultSensorStatus,
@@ -325,6 +323,13 @@ def _external_events(
     assets, so their history and their downstreams' staleness are visible. Not a date a run
     of this instance built (another code location's dataset): Dagster recorded it already,
     and a second, run-less record would hide that run's."""
+    dates = sorted(
+        (ds, date)
+        for ds, date in touched
+        if ds in graph.external and graph.partitions[ds].has_partition_key(date)
+    )
+    built = Built(instance, {ds: asset_key(ds) for ds, _ in dates})
+    built.prefetch(dates)
     return [
         AssetMaterialization(
             asset_key=asset_key(ds),
@@ -332,15 +337,6 @@ def _external_events(
             metadata=ref_metadata(GrosRef(repo=ds.repo, branch=ds.branch, date=date)),
             description="published outside this code location",
         )
-        for ds, date in sorted(touched)
-        if ds in graph.external
-        and graph.partitions[ds].has_partition_key(date)
-        and not _built_by_a_run(instance, asset_key(ds), date)
+        for ds, date in dates
+        if not built.by_a_run(ds, date)
     ]
-
-
-def _built_by_a_run(instance: DagsterInstance, key: AssetKey, date: str) -> bool:
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[date]), limit=1
-    ).records
-    return bool(records and records[0].event_log_entry.run_id)
