@@ -160,5 +160,7 @@ def write_repo(root: Path, values: dict[str, str]) -> list[str]:
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
+        if text.startswith("#!"):
+            target.chmod(0o755)
         written.append(name)
     return sorted(written)

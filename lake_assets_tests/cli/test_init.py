@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import itertools
 import os
 import re
 import subprocess
@@ -15,19 +16,18 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
 
 from lake_assets.cli.init import templates
 from lake_assets_tests.cli.conftest import lake_in_process
 from lake_assets_tests.operations.helm_values import (
-    CHART_DIR,
-    SUBCHART,
-    chart_schema,
-    helm_merge,
-    schema_registry,
+    LOCATIONS,
+    location_deployment,
+    merged_location_values,
+    schema_errors,
     subchart_schema,
 )
 
@@ -40,6 +40,7 @@ FILES = [
     "Dockerfile",
     "README.md",
     "dagster.yaml",
+    "helm/deploy",
     "helm/values.yaml",
     "pyproject.toml",
     f"{PKG}/__init__.py",
@@ -130,28 +131,108 @@ def test_the_image_is_built_on_the_lakes_base(tmp_path: Path) -> None:
     assert "USER 10001:10001" in team and "ENV PATH=/opt/venv/bin:$PATH" in team
 
 
-def test_the_helm_entry_validates_against_the_chart(tmp_path: Path) -> None:
+def test_the_helm_release_validates_against_the_chart(tmp_path: Path) -> None:
+    """The team's location is a release of the user-deployments chart like the lake's own, with
+    its own name, module and image, and the same secrets, size and user."""
     _init(tmp_path / "team").ok()
-    ours = yaml.safe_load((tmp_path / "team" / "helm" / "values.yaml").read_text())
-    lake = yaml.safe_load((ROOT / "helm" / "values.yaml").read_text())
-    (entry,) = ours[SUBCHART]["deployments"]
-    (lakes,) = lake[SUBCHART]["deployments"]
+    values_file = tmp_path / "team" / "helm" / "values.yaml"
+    entry = location_deployment(values_file)
+    lakes = location_deployment(LOCATIONS / "lake-assets.yaml")
     assert entry["name"] == "route-delays"
     assert entry["dagsterApiGrpcArgs"] == ["-m", f"{PKG}.definitions"]
-    for same in ("port", "envSecrets", "resources", "podSecurityContext"):
+    assert entry["image"]["repository"] != lakes["image"]["repository"]
+    for same in ("port", "envSecrets", "env", "resources", "podSecurityContext"):
         assert entry[same] == lakes[same], same
     assert {"name": "LAKE_BRANCH", "value": "master"} in entry["env"]
+    text = values_file.read_text()
+    assert "{host: route-delays, port: 3030, name: route_delays.definitions}" in text
+    assert 'deployments[0].image.repository=$IMAGE"' in text
+    values = merged_location_values(yaml.safe_load(text))
+    assert schema_errors(subchart_schema(), values) == []
 
-    chart = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
-    merged = helm_merge(chart, ours)
-    sub = helm_merge(
-        yaml.safe_load((CHART_DIR / "charts" / SUBCHART / "values.yaml").read_text()),
-        merged[SUBCHART],
+
+FAKE_HELM = """#!/bin/sh
+printf '%s\\0' "$@" >> "$HELM_CALLS"
+printf '\\n' >> "$HELM_CALLS"
+"""
+
+
+def _set(values: dict, assignment: str) -> None:
+    """Helm's `--set a[0].b=v` on the values from -f: only the item's field changes."""
+    path, _, value = assignment.partition("=")
+    node: Any = values
+    keys = [int(k) if k.isdigit() else k for k in re.split(r"[.\[\]]+", path) if k]
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+
+
+def _deploy(root: Path, tmp_path: Path, branch: str) -> tuple[list[str], dict]:
+    """Runs helm/deploy with a helm that records its arguments; the upgrade's arguments and
+    the values Helm would install from them."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "helm").write_text(FAKE_HELM)
+    (bin_dir / "helm").chmod(0o755)
+    calls = tmp_path / f"calls-{len(list(tmp_path.glob('calls-*')))}"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HELM_CALLS": str(calls)}
+    done = subprocess.run(
+        [str(root / "helm" / "deploy"), branch, "registry.example/team/route-delays", "abc123"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    sub["global"] = helm_merge(sub.get("global", {}), merged["global"])
-    for schema, values in ((chart_schema(), merged), (subchart_schema(), sub)):
-        validator = Draft202012Validator(schema, registry=schema_registry())
-        assert [e.message for e in validator.iter_errors(values)] == []
+    assert "deployed" in done.stdout
+    (upgrade,) = [
+        line.split("\0")[:-1]
+        for line in calls.read_text().splitlines()
+        if line.startswith("upgrade\0")
+    ]
+    values = yaml.safe_load(Path(upgrade[upgrade.index("-f") + 1]).read_text())
+    for flag, assignment in itertools.pairwise(upgrade):
+        if flag in ("--set", "--set-string"):
+            _set(values, assignment)
+    return upgrade, values
+
+
+@pytest.mark.parametrize(
+    ("branch", "release"),
+    [
+        ("master", "route-delays"),
+        ("feature/Faster-Joins", "route-delays-feature-faster-joins"),
+        ("x" * 80, "route-delays-" + "x" * 40),
+    ],
+)
+def test_deploy_installs_a_release_per_branch_writing_that_branch(
+    tmp_path: Path, branch: str, release: str
+) -> None:
+    """helm/deploy, what the team's CI calls: one release of the user-deployments chart per git
+    branch, named for it, with the image and LAKE_BRANCH set, whose values still validate."""
+    root = tmp_path / "team"
+    _init(root).ok()
+    upgrade, values = _deploy(root, tmp_path, branch)
+    assert upgrade[:4] == ["upgrade", "--install", release, "dagster/dagster-user-deployments"]
+    assert upgrade[upgrade.index("--version") + 1] == importlib.metadata.version("dagster")
+    assert len(release) <= 53
+    (deployment,) = values["deployments"]
+    assert deployment["name"] == release
+    assert deployment["image"] == {
+        "repository": "registry.example/team/route-delays",
+        "tag": "abc123",
+        "pullPolicy": "IfNotPresent",
+    }
+    assert deployment["env"] == [{"name": "LAKE_BRANCH", "value": branch}]
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", f"{PKG}.definitions"]
+    assert schema_errors(subchart_schema(), merged_location_values(values)) == []
+
+
+def test_deploy_without_its_arguments_says_how(tmp_path: Path) -> None:
+    _init(tmp_path / "team").ok()
+    done = subprocess.run(
+        [str(tmp_path / "team" / "helm" / "deploy")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and "usage: helm/deploy BRANCH IMAGE TAG" in done.stderr
 
 
 def test_json_names_the_files_and_the_next_commands(tmp_path: Path) -> None:
@@ -169,8 +250,7 @@ def test_an_empty_directory_is_fine_and_a_name_is_made_a_package(tmp_path: Path)
     text = (root / "Team_B_counts" / "definitions.py").read_text()
     assert 'repo="Team.B-counts"' in text and "def Team_B_counts(" in text
     assert 'owners=["team:Team-B-counts"]' in text, "an owner is team:[A-Za-z0-9_-]+"
-    values = yaml.safe_load((root / "helm" / "values.yaml").read_text())
-    assert values[SUBCHART]["deployments"][0]["name"] == "team-b-counts"
+    assert location_deployment(root / "helm" / "values.yaml")["name"] == "team-b-counts"
 
 
 def test_a_non_empty_directory_is_refused(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
-"""Our Helm values as the chart sees them: merged over the chart's defaults the way Helm merges
-(maps recursively, everything else replaced), and the schemas to check them against, with the
-remote Kubernetes `$ref`s resolved to the schemas kubernetes-validate ships."""
+"""Our Helm values as the charts see them: the platform release (helm/values.yaml, the dagster
+chart) and one release of the user-deployments chart per code location (helm/locations/),
+merged over the chart's defaults the way Helm merges (maps recursively, everything else
+replaced), and the schemas to check them against, with the remote Kubernetes `$ref`s resolved to
+the schemas kubernetes-validate ships."""
 
 import copy
 import json
@@ -10,11 +12,13 @@ from typing import Any
 
 import kubernetes_validate
 import yaml
+from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OUR_VALUES = REPO_ROOT / "helm" / "values.yaml"
+LOCATIONS = REPO_ROOT / "helm" / "locations"
 CHART_DIR = REPO_ROOT.parent / "shared" / "dagster-helm"
 SUBCHART = "dagster-user-deployments"
 K8S_DEFINITIONS = (
@@ -48,12 +52,21 @@ def merged_values() -> dict[str, Any]:
     return helm_merge(_load(CHART_DIR / "values.yaml"), our_values())
 
 
-def merged_subchart_values() -> dict[str, Any]:
-    """What the user-deployments subchart receives: its defaults, our section, and globals."""
-    parent = merged_values()
-    values = helm_merge(_load(CHART_DIR / "charts" / SUBCHART / "values.yaml"), parent[SUBCHART])
-    values["global"] = helm_merge(values.get("global", {}), parent["global"])
-    return values
+def location_files() -> list[Path]:
+    """The values of every code location's release, one file each."""
+    return sorted(LOCATIONS.glob("*.yaml"))
+
+
+def merged_location_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A location's values over the user-deployments chart's defaults, installed as a release
+    of its own (so its globals are the chart's, not the platform's)."""
+    return helm_merge(_load(CHART_DIR / "charts" / SUBCHART / "values.yaml"), values)
+
+
+def location_deployment(path: Path) -> dict[str, Any]:
+    """The one deployment a location's release holds, as the chart renders it."""
+    (deployment,) = merged_location_values(_load(path))["deployments"]
+    return deployment
 
 
 @cache
@@ -86,3 +99,12 @@ def chart_schema() -> dict[str, Any]:
 
 def subchart_schema() -> dict[str, Any]:
     return _load(CHART_DIR / "charts" / SUBCHART / "values.schema.json")
+
+
+def schema_errors(schema: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """Every violation of `schema` in `values`, as `path: message`."""
+    validator = Draft202012Validator(schema, registry=schema_registry())
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(values)
+    ]

@@ -1,10 +1,12 @@
 """Launch runs through dagster-k8s's real ``K8sRunLauncher``, configured from helm/values.yaml the
-way the chart's templates configure it, and catch the Kubernetes Job it would create."""
+way the chart's templates configure it, for a code location deployed by helm/locations/, and
+catch the Kubernetes Job it would create."""
 
 from pathlib import Path
 from typing import Any
 
 import kubernetes
+import yaml
 from dagster import DagsterInstance, DagsterRun
 from dagster._core.code_pointer import ModuleCodePointer
 from dagster._core.launcher import LaunchRunContext
@@ -12,11 +14,17 @@ from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
 from dagster._core.test_utils import create_run_for_test
 from dagster_k8s import K8sRunLauncher
 
-from lake_assets_tests.operations.helm_values import merged_values
+from lake_assets_tests.operations.helm_values import (
+    LOCATIONS,
+    SUBCHART,
+    location_deployment,
+    merged_location_values,
+    merged_values,
+)
 
 RELEASE = "dagster"
 NAMESPACE = "dagster"
-IMAGE = "europe-west1-docker.pkg.dev/example/lake/lake-assets:0.1.0"
+LAKE_LOCATION = LOCATIONS / "lake-assets.yaml"
 
 _RUN_K8S_KEYS = {
     "containerConfig": "container_config",
@@ -80,31 +88,67 @@ def launcher_from_values(kubeconfig: Path, batch_api: RecordingBatchApi) -> K8sR
     )
 
 
-def code_location_container_context() -> dict[str, Any]:
-    """What the user-deployments subchart hands to runs with includeConfigInLaunchedRuns: the
-    deployment's image pull policy, env secrets, resources and pod security context."""
-    (deployment,) = merged_values()["dagster-user-deployments"]["deployments"]
-    return {
-        "k8s": {
-            "namespace": NAMESPACE,
-            "image_pull_policy": deployment["image"]["pullPolicy"],
-            "env_secrets": _names(deployment.get("envSecrets", [])),
-            "resources": deployment.get("resources") or {},
-            "run_k8s_config": {
-                "pod_spec_config": {"security_context": deployment.get("podSecurityContext", {})}
-            },
-        }
+def release_fullname(release: str) -> str:
+    """The chart's `dagster.fullname` of a user-deployments release."""
+    name = release if SUBCHART in release else f"{release}-{SUBCHART}"
+    return name[:63].rstrip("-")
+
+
+def location_image(location: Path) -> str:
+    """DAGSTER_CURRENT_IMAGE of the location's code server: the image its runs launch from."""
+    image = location_deployment(location)["image"]
+    return f"{image['repository']}:{image['tag']}"
+
+
+def code_location_container_context(location: Path) -> dict[str, Any]:
+    """What a location's release hands to its runs with includeConfigInLaunchedRuns, as the
+    chart's `dagsterUserDeployments.k8sContainerContext` renders it (installed as the release
+    named after its deployment): pull policy, the deployment's env config map and secrets,
+    resources, its env list, and the release's namespace and service account."""
+    values = merged_location_values(yaml.safe_load(location.read_text()))
+    deployment = location_deployment(location)
+    fullname = release_fullname(deployment["name"])
+    service_account = (
+        values["global"].get("serviceAccountName")
+        or values["serviceAccount"].get("name")
+        or f"{fullname}-user-deployments"
+    )
+    context: dict[str, Any] = {
+        "image_pull_policy": deployment["image"]["pullPolicy"],
+        "env_config_maps": [
+            f"{fullname}-{deployment['name']}-user-env",
+            *_names(deployment.get("envConfigMaps", [])),
+        ],
+        "env_secrets": _names(deployment.get("envSecrets", [])),
+        "namespace": NAMESPACE,
+        "service_account_name": service_account,
     }
+    for key, ours in (("volumeMounts", "volume_mounts"), ("volumes", "volumes")):
+        if deployment.get(key):
+            context[ours] = deployment[key]
+    for key in ("labels", "resources"):
+        if deployment.get(key):
+            context[key] = deployment[key]
+    if isinstance(deployment.get("env"), list):
+        context["env"] = deployment["env"]
+    return {"k8s": context}
 
 
-def create_run(instance: DagsterInstance, job_name: str, tags: dict[str, str]) -> DagsterRun:
+def create_run(
+    instance: DagsterInstance,
+    job_name: str,
+    tags: dict[str, str],
+    location: Path = LAKE_LOCATION,
+) -> DagsterRun:
+    """A run of `job_name` queued from `location`'s code server."""
+    args = location_deployment(location)["dagsterApiGrpcArgs"]
     origin = JobPythonOrigin(
         job_name=job_name,
         repository_origin=RepositoryPythonOrigin(
             executable_path="/usr/local/bin/python",
-            code_pointer=ModuleCodePointer("lake_assets.definitions", "defs", None),
-            container_image=IMAGE,
-            container_context=code_location_container_context(),
+            code_pointer=ModuleCodePointer(args[args.index("-m") + 1], "defs", None),
+            container_image=location_image(location),
+            container_context=code_location_container_context(location),
         ),
     )
     return create_run_for_test(instance, job_name=job_name, tags=tags, job_code_origin=origin)

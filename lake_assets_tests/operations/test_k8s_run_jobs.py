@@ -16,13 +16,16 @@ from kubernetes.utils import parse_quantity
 
 from lake_assets.operations import K8S_CONFIG_TAG, k8s_config_tags
 from lake_assets.operations.k8s_tags import SPOT_NODE_SELECTOR
+from lake_assets_tests.operations.helm_values import location_deployment, location_files
 from lake_assets_tests.operations.k8s_launch import (
-    IMAGE,
     KUBECONFIG,
+    LAKE_LOCATION,
     RecordingBatchApi,
     create_run,
     launch,
     launcher_from_values,
+    location_image,
+    release_fullname,
 )
 
 K8S_VERSION = "1.30.0"
@@ -115,7 +118,7 @@ def test_run_job_is_valid_kubernetes_and_fits_autopilot(
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
     assert job["spec"]["backoffLimit"] == 0
     container = pod["spec"]["containers"][0]
-    assert container["image"] == IMAGE
+    assert container["image"] == location_image(LAKE_LOCATION)
     env_from = [
         source["secretRef"]["name"] for source in container["envFrom"] if "secretRef" in source
     ]
@@ -178,3 +181,39 @@ def test_autopilot_check_rejects_unequal_requests(launched: dict[tuple[str, str]
     job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "4"
     with pytest.raises(AssertionError, match="requests"):
         _check_autopilot(job)
+
+
+@pytest.mark.parametrize("location", location_files(), ids=lambda path: path.stem)
+def test_each_location_runs_from_its_own_image_with_its_own_branch(
+    location: Path, tmp_path: Path
+) -> None:
+    """A run queued from a team's location is a Job of that team's image, with the env and
+    secrets of that team's deployment: its LAKE_BRANCH, its env config map, its service
+    account, never another location's."""
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(KUBECONFIG)
+    batch_api = RecordingBatchApi()
+    launcher = launcher_from_values(kubeconfig, batch_api)
+    deployment = location_deployment(location)
+    with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
+        launcher.register_instance(instance)
+        run = create_run(instance, "__ASSET_JOB", {"dagster/partition": "2024-01-02"}, location)
+        job = launch(instance, launcher, batch_api, run)
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+    _check_autopilot(job)
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == location_image(location)
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    (branch,) = [item["value"] for item in deployment["env"] if item["name"] == "LAKE_BRANCH"]
+    assert env["LAKE_BRANCH"] == branch
+    sources = [next(iter(source.values()))["name"] for source in container["envFrom"]]
+    fullname = release_fullname(deployment["name"])
+    assert f"{fullname}-{deployment['name']}-user-env" in sources
+    assert "lake-assets-env" in sources
+    assert pod["serviceAccountName"] == f"{fullname}-user-deployments"
+
+
+def test_the_locations_have_images_of_their_own() -> None:
+    images = [location_image(path) for path in location_files()]
+    assert len(images) >= 2 and len(set(images)) == len(images)
