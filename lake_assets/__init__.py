@@ -11,15 +11,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lake_assets.dagster_layer.build import ExternalSource
+    from lake_assets.dagster_layer.build import ExternalSource, deployment_branch
     from lake_assets.dagster_layer.code_location import lake_definitions
     from lake_assets.dagster_layer.context import DatasetContext
     from lake_assets.dagster_layer.declare import dataset
     from lake_assets.lake.api import dates, publish, read, resolve
+    from lake_assets.lake.contract.keys import DatasetId
     from lake_assets.lake.contract.refs import GrosRef
     from lake_assets.lake.engines import read_arrow, read_polars, sql
 
 _PUBLIC = {
+    "DatasetId": "lake_assets.lake.contract.keys",
     "GrosRef": "lake_assets.lake.contract.refs",
     "dates": "lake_assets.lake.api",
     "publish": "lake_assets.lake.api",
@@ -31,15 +33,18 @@ _PUBLIC = {
     "dataset": "lake_assets.dagster_layer.declare",
     "DatasetContext": "lake_assets.dagster_layer.context",
     "ExternalSource": "lake_assets.dagster_layer.build",
+    "deployment_branch": "lake_assets.dagster_layer.build",
     "lake_definitions": "lake_assets.dagster_layer.code_location",
 }
 
 __all__ = [
     "DatasetContext",
+    "DatasetId",
     "ExternalSource",
     "GrosRef",
     "dataset",
     "dates",
+    "deployment_branch",
     "lake_definitions",
     "publish",
     "read",

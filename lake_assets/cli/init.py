@@ -108,7 +108,6 @@ def template_values(repo: str) -> dict[str, str]:
     return {
         "repo": repo,
         "pkg": pkg,
-        "team": re.sub(r"[^A-Za-z0-9_-]", "-", repo),
         "k8s_name": k8s_name or "team-repo",
         "version": importlib.metadata.version("lake_assets"),
         "dagster_version": importlib.metadata.version("dagster"),

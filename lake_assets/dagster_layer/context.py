@@ -16,12 +16,13 @@ class DatasetContext:
     """One partition being built: its date, the upstream versions read for it (by input
     name, as recorded for lineage), and the rows the function set aside.
 
-    Declare a parameter named `context` to receive it."""
+    Declare a parameter named `context` to receive it. A unit test builds one from the dataset
+    and the day alone: `DatasetContext(DatasetId("repo", "master"), "2024-01-02")`."""
 
     dataset: DatasetId
     partition: str
-    refs: dict[str, GrosRef]
-    log: logging.Logger | Any
+    refs: dict[str, GrosRef] = field(default_factory=dict)
+    log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger("lake_assets"))
     metadata: dict[str, Any] = field(default_factory=dict)
     quarantined: list[pd.DataFrame] = field(default_factory=list)
     input_rows: int = 0

@@ -43,7 +43,7 @@ from lake_assets.lake.contract.uri import SCHEME
 
 LAYERS = ("bronze", "silver", "gold")
 CONTEXT_PARAM = "context"
-_OWNER = re.compile(r"team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+")
+_OWNER = re.compile(r"team:\S+|[^@\s]+@[^@\s]+\.[^@\s]+")  # as Dagster's, without spaces
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 DatasetFn = Callable[..., Any]

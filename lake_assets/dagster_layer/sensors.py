@@ -252,7 +252,7 @@ def build_upstream_sensor(graph: LakeGraph) -> SensorDefinition:
                 f"{ds} {date}: its run failed with these inputs; it runs again when one of "
                 "them changes (or materialize it by hand)"
             )
-        events = _external_events(graph, touched, context.instance)
+        events = _external_events(graph, touched, context.instance, in_flight)
         context.log.info(
             f"polled {len(graph.watched)} upstreams with {result.requests} requests "
             f"({len(result.changes)} changed, {len(deferred)} left for the next tick), swept "
@@ -317,12 +317,16 @@ def _request(days: list[Day], graph: LakeGraph, built: Built) -> RunRequest:
 
 
 def _external_events(
-    graph: LakeGraph, touched: Iterable[tuple[DatasetId, str]], instance: DagsterInstance
+    graph: LakeGraph,
+    touched: Iterable[tuple[DatasetId, str]],
+    instance: DagsterInstance,
+    in_flight: InFlight,
 ) -> list[AssetMaterialization]:
     """Upstreams published elsewhere show up in the UI as materializations of their external
     assets, so their history and their downstreams' staleness are visible. Not a date a run
     of this instance built (another code location's dataset): Dagster recorded it already,
-    and a second, run-less record would hide that run's."""
+    and a second, run-less record would hide that run's; nor one a run still in flight
+    covers (it publishes before it records, and records it itself)."""
     dates = sorted(
         (ds, date)
         for ds, date in touched
@@ -338,5 +342,5 @@ def _external_events(
             description="published outside this code location",
         )
         for ds, date in dates
-        if not built.by_a_run(ds, date)
+        if not built.by_a_run(ds, date) and not in_flight.covers(asset_key(ds), date)
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
+import pytest
 from dagster import AssetCheckKey, AssetKey, materialize
 
 import lake_assets
@@ -73,3 +74,21 @@ def test_the_example_pipeline_is_built_the_same_way() -> None:
     built = {k.path[-1] for k in graph.materializable_asset_keys}
     assert built == {d.repo for d in DATASETS}
     assert {j.name for j in defs.jobs or []} >= {"lake_pipeline", "log_cleanup"}
+
+
+def test_a_dataset_function_is_unit_tested_with_the_public_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A team's unit test needs only `lake_assets`: its branch, a context from the dataset and
+    the day, and the function itself."""
+    monkeypatch.setenv("LAKE_BRANCH", "fast-joins")
+    branch = lake_assets.deployment_branch()
+    assert branch == "fast-joins"
+    context = DatasetContext(lake_assets.DatasetId("team_b_counts", branch), "2013-01-02")
+    flights = pd.DataFrame({"carrier": ["UA", "UA", "DL"], "flight": [1, 2, 3]})
+    got = team_b_counts(flights, context)
+    assert got.to_dict("list") == {"carrier": ["DL", "UA"], "flights": [1, 2]}
+    assert context.input_rows == 3 and context.refs == {}
+    monkeypatch.setenv("LAKE_BRANCH", "no spaces")
+    with pytest.raises(lake_assets.lake.LakeError, match=r"LAKE_BRANCH: .*no spaces"):
+        lake_assets.deployment_branch()

@@ -64,9 +64,18 @@ def test_an_unknown_layer_names_the_dataset_and_the_layers() -> None:
     assert "bronze, silver, gold" in str(e.value)
 
 
+@pytest.mark.parametrize("owner", ["team:data.platform", "team:b", "ops@example.com"])
+def test_an_owner_is_what_dagster_takes(owner: str) -> None:
+    """An email, or any team name without spaces: a repo name with a dot is a team name."""
+    assert declare("x", owners=[owner]).spec.owners == [owner]
+
+
 def test_other_declaration_problems_are_named() -> None:
     with pytest.raises(DeclarationError, match=r"dataset x: .*owner 'ops'"):
         declare("x", owners=["ops"])
+    for owner in ("team:", "team:a b"):
+        with pytest.raises(DeclarationError, match=rf"dataset x: .*owner '{owner}'"):
+            declare("x", owners=[owner])
     with pytest.raises(DeclarationError, match=r"dataset -x: .*repo"):
         declare("-x")
     with pytest.raises(DeclarationError, match=r"dataset x: .*start_date"):

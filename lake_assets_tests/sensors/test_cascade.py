@@ -298,6 +298,23 @@ def test_external_upstreams_are_reported_as_materializations(dep: Deployment) ->
     assert dep.tick().asset_events == []  # reported once
 
 
+def test_an_external_day_a_running_run_publishes_is_left_to_that_run(dep: Deployment) -> None:
+    """Another location's run publishes a day before it records its materialization: a tick
+    in between leaves the day to that run instead of recording a second, run-less one."""
+    running = create_run_for_test(
+        dep.instance,
+        job_name="__ASSET_JOB",
+        status=DagsterRunStatus.STARTED,
+        asset_selection=frozenset([AssetKey(["master", "src_a"])]),
+        tags={"dagster/partition": "2013-01-05"},
+    )
+    publish(dep.lake, SRC_A, "2013-01-05")
+    publish(dep.lake, SRC_A, "2013-01-06")
+    events = [(e.asset_key.path, e.partition) for e in dep.tick().asset_events]
+    assert events == [(["master", "src_a"], "2013-01-06")]
+    dep.instance.report_run_canceled(running)
+
+
 def test_registrations_name_each_downstream_with_its_tag(dep: Deployment) -> None:
     dep.tick()
     gold_id = DatasetId("gold", "master")
