@@ -9,7 +9,8 @@ through the workspace's `working_directory` (the test runs from the repository r
 `team_b` is not importable). The global asset graph holds both teams' keys and the edge
 between them, `master/flights_silver` defined once (team A) and external in team B, with no
 definition collision. A run of team B failing its blocking check stops neither location's
-sensor, and team B's sensor never records team A's days again as published elsewhere."""
+sensor, nor does a third team's location that fails to load (it shows its error), and team
+B's sensor never records team A's days again as published elsewhere."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
+import yaml
 
 import lake_assets
 from lake_assets.lake import DatasetId, Lake
@@ -36,9 +38,12 @@ from lake_assets_tests.dagster_dev import dagster_home as new_dagster_home
 
 pytestmark = pytest.mark.daemon
 
-WORKSPACE = "workspace_two_teams.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+WORKSPACE = ROOT / "workspace_two_teams.yaml"
 TEAM_A = LOCATION
 TEAM_B = "team_b.definitions"
+BROKEN = "team_c.definitions"
+"""A third team whose code does not import: its location shows the error, the others run."""
 TEAM_B_REPO = "team_b_carrier_counts"
 DAY = "2013-01-01"
 BAD_DAY = "2014-01-02"
@@ -138,10 +143,28 @@ class TwoTeams(WebServer):
         raise AssertionError(f"no finished run of {asset} ({location}) for {day}: {self.runs()}")
 
 
+def workspace_with_a_broken_team(tmp: Path) -> Path:
+    """workspace_two_teams.yaml (its paths made absolute) plus team C, whose module raises."""
+    workspace = yaml.safe_load(WORKSPACE.read_text())
+    for entry in workspace["load_from"]:
+        module = entry["python_module"]
+        if "working_directory" in module:
+            module["working_directory"] = str(ROOT / module["working_directory"])
+    package = tmp / "team_c" / "team_c"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "definitions.py").write_text("raise ImportError('team C pushed a typo')\n")
+    module = {"module_name": BROKEN, "working_directory": str(package.parent)}
+    workspace["load_from"].append({"python_module": {**module, "location_name": BROKEN}})
+    path = tmp / "workspace.yaml"
+    path.write_text(yaml.safe_dump(workspace))
+    return path
+
+
 @contextlib.contextmanager
 def two_teams(s3_endpoint: str, tmp: Path) -> Iterator[TwoTeams]:
     """A lake in a fresh bucket seeded with one day of team A's sources, then `dagster dev`
-    over both locations."""
+    over both locations and a third that fails to load."""
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
     lake_url = f"s3://{bucket}/lake"
@@ -158,7 +181,8 @@ def two_teams(s3_endpoint: str, tmp: Path) -> Iterator[TwoTeams]:
     env.pop("PYTHONPATH", None)  # team B's code is found through the workspace alone
     port = free_port()
     dagster = str(Path(sys.executable).with_name("dagster"))
-    command = [dagster, "dev", "-w", WORKSPACE, "-h", "127.0.0.1", "-p", str(port)]
+    workspace = workspace_with_a_broken_team(tmp)
+    command = [dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
     with _serving(command, env, port, tmp / "two_locations.log") as url:
         yield TwoTeams(url, bucket, lake_url)
 
@@ -175,6 +199,7 @@ def test_two_locations_share_one_lake_and_one_graph(s3_endpoint: str, tmp_path: 
             MATERIALIZATIONS, key={"path": ["master", "flights_silver"]}, day=DAY
         )["assetOrError"]["assetMaterializations"]
         a_failing_run_of_team_b_stops_neither_sensor(dep)
+        the_broken_location_shows_its_error(dep)
         print(
             f"dagster dev up in {up - started:.1f} s, both teams' runs done "
             f"{built - up:.1f} s later, the failing run and the ticks after it "
@@ -286,3 +311,16 @@ def a_failing_run_of_team_b_stops_neither_sensor(deployment: TwoTeams) -> None:
         raise AssertionError(f"a sensor stopped ticking after team B's run failed: {ticks}")
     assert [t for t in ticks[TEAM_A] if t["status"] == "FAILURE"] == []
     assert not [r for r in deployment.runs() if r.location == TEAM_A and r.partition == BAD_DAY]
+
+
+def the_broken_location_shows_its_error(deployment: TwoTeams) -> None:
+    """Team C's import error is its location's error in the UI; the other two loaded (their
+    runs and ticks above happened beside it)."""
+    entries = deployment.graphql(
+        """{ workspaceOrError { ... on Workspace { locationEntries { name
+            locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+    )["workspaceOrError"]["locationEntries"]
+    found = {e["name"]: e["locationOrLoadError"] for e in entries}
+    assert found[TEAM_A]["__typename"] == found[TEAM_B]["__typename"] == "RepositoryLocation"
+    assert found[BROKEN]["__typename"] == "PythonError"
+    assert "team C pushed a typo" in found[BROKEN]["message"]
