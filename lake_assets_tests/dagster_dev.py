@@ -53,9 +53,10 @@ def dev_up(env: dict[str, str], tmp_path: Path, name: str) -> Iterator[str]:
     """`./dev up` itself (setup, seed, `dagster dev`), on the port it reads from `PORT`: the
     deployment the README describes, wherever `env` points DAGSTER_HOME and the lake."""
     port = free_port()
-    with _serving(
-        ["./dev", "up"], {**env, "PORT": str(port)}, port, tmp_path / f"{name}.log"
-    ) as url:
+    log = tmp_path / f"{name}.log"
+    with _serving(["./dev", "up"], {**env, "PORT": str(port)}, port, log) as url:
+        started = log.read_text()
+        assert "Traceback" not in started, f"./dev up printed an error:\n{started[-3000:]}"
         yield url
 
 
