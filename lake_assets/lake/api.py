@@ -17,31 +17,28 @@ from lake_assets.lake.contract.refs import GrosRef
 from lake_assets.lake.lake import Lake
 
 
-def _lake(storage_options: dict[str, Any]) -> Lake:
-    options = dict(storage_options)
-    return Lake.open(options.pop("lake_url", None), **options)
-
-
 def _dataset(repo: str, branch: str | None) -> DatasetId:
     """None is the default branch; an empty branch is an error like any invalid one, so a
     branch deployment with an unset variable never writes the default branch by accident."""
     return DatasetId(repo, default_branch() if branch is None else branch)
 
 
-def read(uri: str, **storage_options: Any) -> pd.DataFrame:
+def read(uri: str, *, lake_url: str | None = None, **storage_options: Any) -> pd.DataFrame:
     """The DataFrame a `gros://` URI names; inside a run, the read becomes lineage."""
-    return _lake(storage_options).read(uri)
+    return Lake.open(lake_url, **storage_options).read(uri)
 
 
-def resolve(uri: str, **storage_options: Any) -> GrosRef:
+def resolve(uri: str, *, lake_url: str | None = None, **storage_options: Any) -> GrosRef:
     """The version a `gros://` URI names right now."""
-    return _lake(storage_options).resolve(uri)
+    return Lake.open(lake_url, **storage_options).resolve(uri)
 
 
-def dates(repo: str, branch: str | None = None, **storage_options: Any) -> list[str]:
+def dates(
+    repo: str, branch: str | None = None, *, lake_url: str | None = None, **storage_options: Any
+) -> list[str]:
     """The published dates of `(repo, branch)`, oldest first; UnknownDataset (naming the
     closest datasets) when the lake holds nothing of it, so a misspelling is not `[]`."""
-    return _lake(storage_options).dates(_dataset(repo, branch), missing_ok=False)
+    return Lake.open(lake_url, **storage_options).dates(_dataset(repo, branch), missing_ok=False)
 
 
 def publish(
@@ -52,6 +49,7 @@ def publish(
     upstreams: Iterable[GrosRef | str] | None = None,
     *,
     overwrite: bool = False,
+    lake_url: str | None = None,
     **storage_options: Any,
 ) -> GrosRef:
     """Publish `df` as `(repo, branch)` version `date`, as another team's job would.
@@ -59,7 +57,7 @@ def publish(
     `upstreams` may be refs or `gros://` URIs (resolved now); left out, every version this
     process has read through the lake becomes an upstream. A date already published is
     AlreadyPublished unless `overwrite=True`, the rule of `lake publish --force`."""
-    lake = _lake(storage_options)
+    lake = Lake.open(lake_url, **storage_options)
     ds = _dataset(repo, branch)
     ups = None
     if upstreams is not None:

@@ -24,15 +24,10 @@ TABLE_LITERAL = re.compile(r"(?i)\b(from|join)(\s+)'(gros://(?:[^']|'')*)'")
 quote, as in any SQL string)."""
 
 
-def _lake(storage_options: dict[str, Any]) -> Lake:
-    options = dict(storage_options)
-    return Lake.open(options.pop("lake_url", None), **options)
-
-
-def read_arrow(uri: str, **storage_options: Any) -> pa.Table:
+def read_arrow(uri: str, *, lake_url: str | None = None, **storage_options: Any) -> pa.Table:
     """The version a `gros://` URI names as Arrow, with the column types of
     `lake_assets.read`; inside a run, the read becomes lineage."""
-    return arrow_of(_lake(storage_options), uri)
+    return arrow_of(Lake.open(lake_url, **storage_options), uri)
 
 
 def arrow_of(lake: Lake, uri: str) -> pa.Table:
@@ -46,17 +41,21 @@ def arrow_of(lake: Lake, uri: str) -> pa.Table:
     return table
 
 
-def read_polars(uri: str, **storage_options: Any) -> polars.DataFrame:
+def read_polars(
+    uri: str, *, lake_url: str | None = None, **storage_options: Any
+) -> polars.DataFrame:
     """The version a `gros://` URI names as a Polars DataFrame, with the rows and column
     types of `lake_assets.read` (strings as String, timestamps in microseconds)."""
     pl = _polars()
-    return pl.from_arrow(read_arrow(uri, **storage_options), rechunk=False)  # type: ignore[return-value]
+    table = read_arrow(uri, lake_url=lake_url, **storage_options)
+    return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
 
 
 def sql(
     query: str,
     *,
     connection: duckdb.DuckDBPyConnection | None = None,
+    lake_url: str | None = None,
     **storage_options: Any,
 ) -> duckdb.DuckDBPyRelation | None:
     """Run DuckDB SQL whose tables may be lake versions: each `'gros://...'` literal after
@@ -64,7 +63,7 @@ def sql(
     with the types `lake_assets.read` gives. The views live on `connection` (replacing
     views of those names), else on a connection of their own; an unknown URI is the lake's
     error, raised before DuckDB sees the query."""
-    return sql_on(_lake(storage_options), query, connection)
+    return sql_on(Lake.open(lake_url, **storage_options), query, connection)
 
 
 def sql_on(
