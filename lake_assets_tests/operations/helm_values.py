@@ -69,6 +69,22 @@ def location_deployment(path: Path) -> dict[str, Any]:
     return deployment
 
 
+def location_deployments() -> dict[str, dict[str, Any]]:
+    """Every location's deployment by its name, which is its Service's: once each."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in location_files():
+        deployment = location_deployment(path)
+        assert deployment["name"] not in found, f"{deployment['name']} is deployed twice"
+        found[deployment["name"]] = deployment
+    return found
+
+
+def served_module(deployment: dict[str, Any]) -> str:
+    """The module a deployment's code server loads (`dagster api grpc -m MODULE`)."""
+    args = deployment["dagsterApiGrpcArgs"]
+    return args[args.index("-m") + 1]
+
+
 @cache
 def _kubernetes_definitions() -> dict[str, Any]:
     """The shipped file keys its schemas under `$defs` (the chart's refs say `definitions`) and

@@ -20,6 +20,7 @@ from lake_assets_tests.operations.helm_values import (
     location_deployment,
     merged_location_values,
     merged_values,
+    served_module,
 )
 
 RELEASE = "dagster"
@@ -106,7 +107,7 @@ def code_location_container_context(location: Path) -> dict[str, Any]:
     named after its deployment): pull policy, the deployment's env config map and secrets,
     resources, its env list, and the release's namespace and service account."""
     values = merged_location_values(yaml.safe_load(location.read_text()))
-    deployment = location_deployment(location)
+    (deployment,) = values["deployments"]
     fullname = release_fullname(deployment["name"])
     service_account = (
         values["global"].get("serviceAccountName")
@@ -141,12 +142,12 @@ def create_run(
     location: Path = LAKE_LOCATION,
 ) -> DagsterRun:
     """A run of `job_name` queued from `location`'s code server."""
-    args = location_deployment(location)["dagsterApiGrpcArgs"]
+    module = served_module(location_deployment(location))
     origin = JobPythonOrigin(
         job_name=job_name,
         repository_origin=RepositoryPythonOrigin(
             executable_path="/usr/local/bin/python",
-            code_pointer=ModuleCodePointer(args[args.index("-m") + 1], "defs", None),
+            code_pointer=ModuleCodePointer(module, "defs", None),
             container_image=location_image(location),
             container_context=code_location_container_context(location),
         ),

@@ -13,11 +13,13 @@ from lake_assets_tests.operations.helm_values import (
     SUBCHART,
     chart_schema,
     location_deployment,
+    location_deployments,
     location_files,
     merged_location_values,
     merged_values,
     our_values,
     schema_errors,
+    served_module,
     subchart_schema,
 )
 
@@ -75,7 +77,7 @@ def test_the_platform_deploys_no_code_and_lists_every_location():
     assert workspace["enabled"] is True and not workspace.get("externalConfigmap")
     servers = {server["host"]: server for server in workspace["servers"]}
     assert len(servers) == len(workspace["servers"])
-    deployments = {d["name"]: d for d in map(location_deployment, location_files())}
+    deployments = location_deployments()
     assert servers.keys() == deployments.keys()
     for host, server in servers.items():
         assert server["port"] == deployments[host]["port"], host
@@ -96,14 +98,9 @@ def _local_location_names() -> dict[str, str]:
 def test_a_location_has_the_name_it_has_locally():
     """Runs and schedules are addressed by location name: the cluster's match the local ones."""
     local = _local_location_names()
+    deployments = location_deployments()
     for server in merged_values()["dagsterWebserver"]["workspace"]["servers"]:
-        (deployment,) = [
-            location_deployment(path)
-            for path in location_files()
-            if location_deployment(path)["name"] == server["host"]
-        ]
-        args = deployment["dagsterApiGrpcArgs"]
-        assert local[args[args.index("-m") + 1]] == server["name"]
+        assert local[served_module(deployments[server["host"]])] == server["name"]
 
 
 @pytest.mark.parametrize("location", location_files(), ids=lambda path: path.stem)
